@@ -1,0 +1,63 @@
+/*
+ * Slot-addressed storage of fixed-dimension float32 vectors in memory.
+ *
+ * Vectors live in chunks of STRATA_VS_CHUNK slots that are never moved or
+ * freed until the store is destroyed, so a pointer returned by
+ * strata_vs_vector() stays valid while other slots are added.  The chunk
+ * table is sized once, at creation, for STRATA_VS_MAX_SLOTS slots.
+ *
+ * A slot is either live (holds a point's vector) or free.  Freed slots are
+ * reused, the most recently freed first, before the store grows.
+ *
+ * Concurrency: the store does no locking.  The engine calls the mutating
+ * functions under its writer lock, with readers excluded.
+ */
+#ifndef STRATA_INDEX_VECTOR_STORE_H
+#define STRATA_INDEX_VECTOR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STRATA_VS_CHUNK_SHIFT 12
+#define STRATA_VS_CHUNK ((size_t)1 << STRATA_VS_CHUNK_SHIFT)
+#define STRATA_VS_MAX_SLOTS ((size_t)1 << 31)
+
+typedef struct strata_vector_store {
+  size_t dim;
+  size_t stride;       /* floats between consecutive vectors (>= dim) */
+  size_t n_slots;      /* high-water mark: slots [0, n_slots) exist */
+  size_t n_live;       /* live slots */
+  float **chunks;      /* STRATA_VS_MAX_SLOTS / STRATA_VS_CHUNK entries */
+  uint64_t *live;      /* bit per slot, grown with n_slots */
+  size_t live_words;   /* allocated words of `live` */
+  uint32_t *free_slots; /* stack of freed slots */
+  size_t n_free, free_cap;
+} strata_vector_store;
+
+/* Initialises an empty store.  Returns 0, or -1 when out of memory. */
+int strata_vs_init(strata_vector_store *vs, size_t dim);
+void strata_vs_destroy(strata_vector_store *vs);
+
+/* Takes a free slot (a freed one first), copies `vec` into it and marks it
+ * live.  Returns the slot, or -1 when out of memory or full. */
+int64_t strata_vs_add(strata_vector_store *vs, const float *vec);
+
+/* Overwrites the vector of a live slot. */
+void strata_vs_set(strata_vector_store *vs, uint32_t slot, const float *vec);
+
+/* Marks a live slot free; its vector bytes stay until reused. */
+void strata_vs_remove(strata_vector_store *vs, uint32_t slot);
+
+static inline bool strata_vs_is_live(const strata_vector_store *vs,
+                                     size_t slot) {
+  return slot < vs->n_slots && ((vs->live[slot >> 6] >> (slot & 63)) & 1);
+}
+
+static inline float *strata_vs_vector(const strata_vector_store *vs,
+                                      size_t slot) {
+  return vs->chunks[slot >> STRATA_VS_CHUNK_SHIFT] +
+         (slot & (STRATA_VS_CHUNK - 1)) * vs->stride;
+}
+
+#endif
