@@ -26,31 +26,57 @@ void strata_vs_destroy(strata_vector_store *vs) {
   memset(vs, 0, sizeof *vs);
 }
 
-static int grow_one(strata_vector_store *vs) {
-  size_t slot = vs->n_slots;
-  if (slot >= STRATA_VS_MAX_SLOTS)
+static int ensure_chunk(strata_vector_store *vs, size_t chunk) {
+  if (vs->chunks[chunk])
+    return 0;
+  size_t bytes = STRATA_VS_CHUNK * vs->stride * sizeof(float);
+  void *mem = NULL;
+  if (posix_memalign(&mem, 64, bytes) != 0)
     return -1;
-  size_t chunk = slot >> STRATA_VS_CHUNK_SHIFT;
-  if (!vs->chunks[chunk]) {
-    size_t bytes = STRATA_VS_CHUNK * vs->stride * sizeof(float);
-    void *mem = NULL;
-    if (posix_memalign(&mem, 64, bytes) != 0)
+  memset(mem, 0, bytes);
+  vs->chunks[chunk] = mem;
+  return 0;
+}
+
+/* Makes the live bitmap cover slots [0, n_slots). */
+static int ensure_live_bits(strata_vector_store *vs, size_t n_slots) {
+  size_t words_needed = (n_slots + 63) >> 6;
+  if (words_needed <= vs->live_words)
+    return 0;
+  size_t words = vs->live_words ? vs->live_words : 64;
+  while (words < words_needed)
+    words *= 2;
+  uint64_t *live = realloc(vs->live, words * sizeof *live);
+  if (!live)
+    return -1;
+  memset(live + vs->live_words, 0, (words - vs->live_words) * sizeof *live);
+  vs->live = live;
+  vs->live_words = words;
+  return 0;
+}
+
+int strata_vs_reserve(strata_vector_store *vs, size_t extra) {
+  size_t from_free = extra < vs->n_free ? extra : vs->n_free;
+  size_t target = vs->n_slots + (extra - from_free);
+  if (target > STRATA_VS_MAX_SLOTS)
+    return -1;
+  if (target == vs->n_slots)
+    return 0;
+  size_t first = vs->n_slots >> STRATA_VS_CHUNK_SHIFT;
+  size_t last = (target - 1) >> STRATA_VS_CHUNK_SHIFT;
+  for (size_t chunk = first; chunk <= last; chunk++)
+    if (ensure_chunk(vs, chunk) != 0)
       return -1;
-    memset(mem, 0, bytes);
-    vs->chunks[chunk] = mem;
-  }
-  size_t words_needed = (slot >> 6) + 1;
-  if (words_needed > vs->live_words) {
-    size_t words = vs->live_words ? vs->live_words * 2 : 64;
-    uint64_t *live = realloc(vs->live, words * sizeof *live);
-    if (!live)
+  if (ensure_live_bits(vs, target) != 0)
+    return -1;
+  /* Make sure a later remove can push every new slot without failing. */
+  if (vs->free_cap < target) {
+    uint32_t *stack = realloc(vs->free_slots, target * sizeof *stack);
+    if (!stack)
       return -1;
-    memset(live + vs->live_words, 0,
-           (words - vs->live_words) * sizeof *live);
-    vs->live = live;
-    vs->live_words = words;
+    vs->free_slots = stack;
+    vs->free_cap = target;
   }
-  vs->n_slots++;
   return 0;
 }
 
@@ -59,12 +85,14 @@ int64_t strata_vs_add(strata_vector_store *vs, const float *vec) {
   if (vs->n_free > 0) {
     slot = vs->free_slots[--vs->n_free];
   } else {
-    if (grow_one(vs) != 0)
+    slot = vs->n_slots;
+    if (slot >= STRATA_VS_MAX_SLOTS ||
+        ensure_chunk(vs, slot >> STRATA_VS_CHUNK_SHIFT) != 0 ||
+        ensure_live_bits(vs, slot + 1) != 0)
       return -1;
-    slot = vs->n_slots - 1;
+    vs->n_slots++;
   }
-  float *dst = strata_vs_vector(vs, slot);
-  memcpy(dst, vec, vs->dim * sizeof(float));
+  memcpy(strata_vs_vector(vs, slot), vec, vs->dim * sizeof(float));
   vs->live[slot >> 6] |= (uint64_t)1 << (slot & 63);
   vs->n_live++;
   return (int64_t)slot;

@@ -43,6 +43,11 @@ void strata_vs_destroy(strata_vector_store *vs);
  * live.  Returns the slot, or -1 when out of memory or full. */
 int64_t strata_vs_add(strata_vector_store *vs, const float *vec);
 
+/* Allocates ahead so that `extra` more strata_vs_add() calls, and
+ * removes of those slots, cannot fail.  Returns 0, or -1 when out of
+ * memory or when the store would exceed STRATA_VS_MAX_SLOTS. */
+int strata_vs_reserve(strata_vector_store *vs, size_t extra);
+
 /* Overwrites the vector of a live slot. */
 void strata_vs_set(strata_vector_store *vs, uint32_t slot, const float *vec);
 
