@@ -1,0 +1,251 @@
+/* The in-memory collection: point table, id map and one slot store per
+ * named vector.  Callers serialise all mutation (see engine.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+static strata_metric metric_of(strata_distance distance) {
+  switch (distance) {
+  case STRATA_DISTANCE_EUCLID:
+    return STRATA_METRIC_L2;
+  case STRATA_DISTANCE_MANHATTAN:
+    return STRATA_METRIC_L1;
+  case STRATA_DISTANCE_COSINE:
+  case STRATA_DISTANCE_DOT:
+    break;
+  }
+  return STRATA_METRIC_DOT;
+}
+
+strata_collection *strata_collection_new(const char *name, uint32_t id,
+                                         const strata_vector_config *vectors,
+                                         size_t n_vectors) {
+  strata_collection *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->name = strdup(name);
+  c->id = id;
+  c->spaces = calloc(n_vectors, sizeof *c->spaces);
+  strata_id_map_init(&c->ids);
+  if (!c->name || !c->spaces) {
+    strata_collection_free(c);
+    return NULL;
+  }
+  c->n_spaces = n_vectors;
+  for (size_t s = 0; s < n_vectors; s++) {
+    strata_space *space = &c->spaces[s];
+    space->name = strdup(vectors[s].name ? vectors[s].name : "");
+    space->dim = vectors[s].dim;
+    space->distance = vectors[s].distance;
+    space->metric = metric_of(vectors[s].distance);
+    if (!space->name || strata_vs_init(&space->store, space->dim) != 0) {
+      strata_collection_free(c);
+      return NULL;
+    }
+  }
+  return c;
+}
+
+void strata_collection_free(strata_collection *c) {
+  if (!c)
+    return;
+  for (size_t s = 0; s < c->n_spaces; s++) {
+    free(c->spaces[s].name);
+    free(c->spaces[s].owner);
+    if (c->spaces[s].store.chunks)
+      strata_vs_destroy(&c->spaces[s].store);
+  }
+  free(c->spaces);
+  strata_id_map_destroy(&c->ids);
+  free(c->points);
+  free(c->slots);
+  free(c->free_points);
+  free(c->name);
+  free(c);
+}
+
+int strata_collection_space(const strata_collection *c, const char *name) {
+  if (!name)
+    name = "";
+  for (size_t s = 0; s < c->n_spaces; s++)
+    if (strcmp(c->spaces[s].name, name) == 0)
+      return (int)s;
+  return -1;
+}
+
+static int grow_array(void **array, size_t elem, size_t *cap, size_t need) {
+  if (need <= *cap)
+    return 0;
+  size_t new_cap = *cap ? *cap : 1024;
+  while (new_cap < need)
+    new_cap *= 2;
+  void *p = realloc(*array, new_cap * elem);
+  if (!p)
+    return -1;
+  *array = p;
+  *cap = new_cap;
+  return 0;
+}
+
+int strata_collection_reserve(strata_collection *c, size_t n) {
+  if (strata_id_map_reserve(&c->ids, n) != 0)
+    return -1;
+
+  /* Point table: points, slots and free_points share one capacity. */
+  size_t need = c->points_used + n;
+  if (need > UINT32_MAX - 1)
+    return -1;
+  size_t cap = c->points_cap;
+  if (grow_array((void **)&c->points, sizeof *c->points, &cap, need) != 0)
+    return -1;
+  if (cap != c->points_cap) {
+    uint32_t *slots = realloc(c->slots, cap * c->n_spaces * sizeof *slots);
+    uint32_t *free_points =
+        slots ? realloc(c->free_points, cap * sizeof *free_points) : NULL;
+    if (slots)
+      c->slots = slots;
+    if (!free_points)
+      return -1;
+    c->free_points = free_points;
+    c->points_cap = cap;
+  }
+
+  for (size_t s = 0; s < c->n_spaces; s++) {
+    strata_space *space = &c->spaces[s];
+    if (strata_vs_reserve(&space->store, n) != 0)
+      return -1;
+    size_t slots_needed = space->store.n_slots + n;
+    if (grow_array((void **)&space->owner, sizeof *space->owner,
+                   &space->owner_cap, slots_needed) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+static void set_space_vector(strata_collection *c, uint32_t point, size_t s,
+                             const float *vec) {
+  strata_space *space = &c->spaces[s];
+  uint32_t *slot = &c->slots[(size_t)point * c->n_spaces + s];
+  if (vec && *slot != STRATA_NO_SLOT) {
+    strata_vs_set(&space->store, *slot, vec);
+  } else if (vec) {
+    /* Cannot fail: strata_collection_reserve() allocated ahead. */
+    int64_t added = strata_vs_add(&space->store, vec);
+    *slot = (uint32_t)added;
+    space->owner[*slot] = point;
+  } else if (*slot != STRATA_NO_SLOT) {
+    strata_vs_remove(&space->store, *slot);
+    *slot = STRATA_NO_SLOT;
+  }
+}
+
+void strata_collection_put(strata_collection *c, const strata_point_id *id,
+                           const float *const *vectors) {
+  uint32_t point = strata_id_map_get(&c->ids, id);
+  if (point == STRATA_NO_POINT) {
+    if (c->n_free_points > 0)
+      point = c->free_points[--c->n_free_points];
+    else
+      point = (uint32_t)c->points_used++;
+    c->points[point] = *id;
+    for (size_t s = 0; s < c->n_spaces; s++)
+      c->slots[(size_t)point * c->n_spaces + s] = STRATA_NO_SLOT;
+    strata_id_map_put(&c->ids, id, point);
+    c->n_points++;
+  }
+  for (size_t s = 0; s < c->n_spaces; s++)
+    set_space_vector(c, point, s, vectors[s]);
+}
+
+int strata_collection_remove(strata_collection *c, const strata_point_id *id) {
+  uint32_t point = strata_id_map_remove(&c->ids, id);
+  if (point == STRATA_NO_POINT)
+    return 0;
+  for (size_t s = 0; s < c->n_spaces; s++)
+    set_space_vector(c, point, s, NULL);
+  c->free_points[c->n_free_points++] = point;
+  c->n_points--;
+  return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Vector record codec                                                  */
+
+static void put_le16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t get_le16(const uint8_t *p) {
+  return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "the vector record stores float32 in native little-endian "
+               "order");
+
+size_t strata_vector_record_size(const strata_collection *c,
+                                 const float *const *vectors) {
+  size_t size = 4;
+  for (size_t s = 0; s < c->n_spaces; s++)
+    if (vectors[s])
+      size += 8 + (size_t)c->spaces[s].dim * sizeof(float);
+  return size;
+}
+
+void strata_vector_record_encode(const strata_collection *c,
+                                 const float *const *vectors, uint8_t *out) {
+  uint16_t n = 0;
+  uint8_t *p = out + 4;
+  for (size_t s = 0; s < c->n_spaces; s++) {
+    if (!vectors[s])
+      continue;
+    put_le16(p, (uint16_t)s);
+    put_le16(p + 2, 0);
+    put_le32(p + 4, c->spaces[s].dim);
+    memcpy(p + 8, vectors[s], (size_t)c->spaces[s].dim * sizeof(float));
+    p += 8 + (size_t)c->spaces[s].dim * sizeof(float);
+    n++;
+  }
+  out[0] = 1;
+  out[1] = 0;
+  put_le16(out + 2, n);
+}
+
+int strata_vector_record_decode(const strata_collection *c,
+                                const uint8_t *data, size_t len,
+                                const float **vectors) {
+  for (size_t s = 0; s < c->n_spaces; s++)
+    vectors[s] = NULL;
+  if (len < 4 || data[0] != 1)
+    return -1;
+  size_t n = get_le16(data + 2);
+  size_t pos = 4;
+  for (size_t i = 0; i < n; i++) {
+    if (len - pos < 8)
+      return -1;
+    size_t s = get_le16(data + pos);
+    uint32_t dim = get_le32(data + pos + 4);
+    if (s >= c->n_spaces || dim != c->spaces[s].dim || vectors[s])
+      return -1;
+    size_t bytes = (size_t)dim * sizeof(float);
+    if (len - pos - 8 < bytes)
+      return -1;
+    /* RocksDB values carry no alignment promise; callers copy out with
+     * memcpy semantics (strata_vs_add), so an unaligned pointer is fine. */
+    vectors[s] = (const float *)(const void *)(data + pos + 8);
+    pos += 8 + bytes;
+  }
+  return pos == len ? 0 : -1;
+}

@@ -1,0 +1,310 @@
+/*
+ * strata.h: the embedded C API of Strata, a vector database.
+ *
+ * A program opens a database on a data directory, creates collections of
+ * points in it, and searches them.  A point has an id, one vector for each
+ * of the collection's named dense vectors, and a JSON object as payload.
+ *
+ * Errors.  Every function that can fail returns a strata_status; STRATA_OK
+ * (0) is success.  On failure the calling thread's last error message
+ * (strata_last_error()) names the bad value and what to do about it.
+ *
+ * Ownership.  Pointers passed in are borrowed for the duration of the call
+ * only.  Every object returned through an out-parameter belongs to the
+ * caller and is released with the function its documentation names.
+ *
+ * Threads.  A strata_db handle may be shared by any number of threads.
+ * Reads (get, scroll, count, search, describe, list) run concurrently with
+ * each other; writes (create, drop, upsert, delete) are serialised, one at
+ * a time, and a search never sees half of a write batch.
+ *
+ * Processes.  One process at a time may open a data directory; a second
+ * open fails with STRATA_ERR_LOCKED instead of sharing the files.
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+
+typedef enum strata_status {
+  STRATA_OK = 0,
+  STRATA_ERR_INVALID_ARGUMENT = 1, /* a caller's value is wrong */
+  STRATA_ERR_NOT_FOUND = 2,        /* collection or vector name missing */
+  STRATA_ERR_ALREADY_EXISTS = 3,   /* collection name taken */
+  STRATA_ERR_IO = 4,               /* the file system failed */
+  STRATA_ERR_CORRUPTION = 5,       /* stored data is damaged */
+  STRATA_ERR_VERSION = 6,          /* data written by a newer Strata */
+  STRATA_ERR_LOCKED = 7,           /* another process has the directory */
+  STRATA_ERR_NO_MEMORY = 8,
+  STRATA_ERR_INTERNAL = 9          /* a bug in Strata: please report it */
+} strata_status;
+
+/* Returns a static, constant description of a status code. */
+const char *strata_strerror(strata_status status);
+
+/* Returns the message of the last failed call on this thread, or "" when
+ * none failed yet.  The string is owned by the library and stays valid
+ * until the next Strata call on this thread. */
+const char *strata_last_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Point ids                                                            */
+
+typedef enum strata_id_kind {
+  STRATA_ID_NUM = 0, /* unsigned 64-bit integer */
+  STRATA_ID_UUID = 1
+} strata_id_kind;
+
+/* A point id.  Numeric ids sort before UUIDs; numbers sort by value and
+ * UUIDs by their 16 bytes, which is the order scroll returns. */
+typedef struct strata_point_id {
+  strata_id_kind kind;
+  uint64_t num;     /* when kind == STRATA_ID_NUM */
+  uint8_t uuid[16]; /* when kind == STRATA_ID_UUID, big-endian bytes */
+} strata_point_id;
+
+/* Length of a formatted id, terminator included: a UUID in canonical
+ * form is 36 characters, a u64 at most 20. */
+#define STRATA_ID_STRLEN 37
+
+strata_point_id strata_id_num(uint64_t num);
+
+/* Parses "123" (decimal, 0 to 2^64-1) or a UUID in any of the common
+ * spellings (hyphenated, simple 32 hex digits, braced, urn:uuid:), any
+ * case.  Fails with STRATA_ERR_INVALID_ARGUMENT on a negative number, a
+ * number above 2^64-1, or a malformed UUID. */
+strata_status strata_id_parse(const char *text, strata_point_id *out);
+
+/* Writes the id as decimal or as a lowercase hyphenated UUID into buf
+ * (at least STRATA_ID_STRLEN bytes).  Returns buf. */
+char *strata_id_format(const strata_point_id *id, char *buf);
+
+/* ------------------------------------------------------------------ */
+/* Database                                                             */
+
+typedef struct strata_db strata_db;
+
+typedef struct strata_open_options {
+  int create_if_missing; /* create the directory and database if absent */
+  int read_only;         /* open for reading; writes fail */
+} strata_open_options;
+
+/* Opens (and with create_if_missing, creates) the database in `path` and
+ * loads every collection into memory.  `options` may be NULL for
+ * {create_if_missing = 1, read_only = 0}.  On success *out is a handle
+ * that the caller releases with strata_close().
+ *
+ * Errors: STRATA_ERR_LOCKED when another process has it open for writing;
+ * STRATA_ERR_VERSION when a newer Strata wrote it; STRATA_ERR_NOT_FOUND
+ * when it does not exist and create_if_missing is 0; STRATA_ERR_IO,
+ * STRATA_ERR_CORRUPTION. */
+strata_status strata_open(const char *path, const strata_open_options *options,
+                          strata_db **out);
+
+/* Flushes and closes the database and frees the handle.  No other thread
+ * may be using the handle.  NULL is ignored. */
+void strata_close(strata_db *db);
+
+/* ------------------------------------------------------------------ */
+/* Collections                                                          */
+
+typedef enum strata_distance {
+  STRATA_DISTANCE_COSINE = 1,   /* vectors normalised on insert; score is
+                                   their dot product, larger is closer */
+  STRATA_DISTANCE_EUCLID = 2,   /* L2 distance, smaller is closer */
+  STRATA_DISTANCE_DOT = 3,      /* raw dot product, larger is closer */
+  STRATA_DISTANCE_MANHATTAN = 4 /* L1 distance, smaller is closer */
+} strata_distance;
+
+/* Returns "Cosine", "Euclid", "Dot" or "Manhattan" (Qdrant's names). */
+const char *strata_distance_name(strata_distance distance);
+
+/* Parses a distance name, case-insensitively. */
+strata_status strata_distance_parse(const char *name, strata_distance *out);
+
+#define STRATA_MAX_DIM 65536
+#define STRATA_MAX_VECTOR_NAME 255
+
+/* One named dense vector of a collection.  The unnamed vector is "". */
+typedef struct strata_vector_config {
+  const char *name;
+  uint32_t dim; /* 1 to STRATA_MAX_DIM */
+  strata_distance distance;
+} strata_vector_config;
+
+typedef struct strata_collection_config {
+  const strata_vector_config *vectors;
+  size_t n_vectors; /* at least 1 */
+} strata_collection_config;
+
+/* Creates a collection.  Names are 1 to 255 bytes of UTF-8 without '/'
+ * or control characters.  Errors: STRATA_ERR_ALREADY_EXISTS,
+ * STRATA_ERR_INVALID_ARGUMENT (bad name, dim, distance, or two vectors
+ * with one name). */
+strata_status strata_collection_create(strata_db *db, const char *name,
+                                       const strata_collection_config *config);
+
+/* Drops a collection and all its points.  STRATA_ERR_NOT_FOUND when it
+ * does not exist. */
+strata_status strata_collection_drop(strata_db *db, const char *name);
+
+/* Sets *out to a NULL-terminated array of collection names, sorted.  The
+ * caller frees it with strata_names_free(). */
+strata_status strata_collection_list(strata_db *db, char ***out);
+void strata_names_free(char **names);
+
+/* Describes a collection.  The caller frees *out with
+ * strata_collection_info_free(). */
+typedef struct strata_collection_info {
+  char *name;
+  strata_vector_config *vectors; /* names owned by this struct */
+  size_t n_vectors;
+  uint64_t points_count;
+} strata_collection_info;
+
+strata_status strata_collection_describe(strata_db *db, const char *name,
+                                         strata_collection_info **out);
+void strata_collection_info_free(strata_collection_info *info);
+
+/* ------------------------------------------------------------------ */
+/* Points                                                               */
+
+/* A vector of a point, by the collection's vector name. */
+typedef struct strata_named_vector {
+  const char *name; /* "" or NULL for the unnamed vector */
+  const float *data;
+  uint32_t dim;
+} strata_named_vector;
+
+typedef struct strata_point {
+  strata_point_id id;
+  const strata_named_vector *vectors;
+  size_t n_vectors;
+  /* A JSON object as text, stored as given and returned byte for byte;
+   * NULL or "" for no payload. */
+  const char *payload;
+  size_t payload_len; /* 0: strlen(payload) */
+} strata_point;
+
+typedef struct strata_write_options {
+  /* Nonzero: the call returns only after the write-ahead log is synced
+   * to disk, so the batch survives a crash of the machine.  Zero: it
+   * survives a crash of the process only. */
+  int wait;
+} strata_write_options;
+
+/* Inserts or replaces a batch of points atomically: either all are
+ * stored or, on any error, none.  A point that already exists is
+ * replaced whole (vectors and payload).  Within one batch the last
+ * occurrence of an id wins.  A point may omit some of the collection's
+ * named vectors; search on a vector skips points that lack it.  With
+ * Cosine, vectors are normalised before they are stored; an all-zero
+ * vector is stored as is and scores 0 against everything.
+ *
+ * `options` may be NULL ({wait = 0}).  Errors: STRATA_ERR_NOT_FOUND
+ * (collection or vector name), STRATA_ERR_INVALID_ARGUMENT (dimension,
+ * NaN or infinity, payload that is not a JSON object), STRATA_ERR_IO. */
+strata_status strata_upsert(strata_db *db, const char *collection,
+                            const strata_point *points, size_t n_points,
+                            const strata_write_options *options);
+
+/* Deletes points by id atomically.  Ids that do not exist are ignored.
+ * Sets *n_deleted (when not NULL) to how many existed. */
+strata_status strata_delete(strata_db *db, const char *collection,
+                            const strata_point_id *ids, size_t n_ids,
+                            const strata_write_options *options,
+                            uint64_t *n_deleted);
+
+/* Counts the points of a collection. */
+strata_status strata_count(strata_db *db, const char *collection,
+                           uint64_t *out);
+
+/* What a read returns besides ids. */
+enum {
+  STRATA_WITH_PAYLOAD = 1,
+  STRATA_WITH_VECTORS = 2
+};
+
+/* A point as returned by get, scroll and search.  Arrays are owned by the
+ * strata_records that contains it. */
+typedef struct strata_record {
+  strata_point_id id;
+  float score;    /* search only; 0 elsewhere */
+  char *payload;  /* NUL-terminated JSON, "{}" when none; NULL unless
+                     STRATA_WITH_PAYLOAD */
+  size_t payload_len;
+  strata_named_vector *vectors; /* NULL unless STRATA_WITH_VECTORS */
+  size_t n_vectors;
+} strata_record;
+
+typedef struct strata_records {
+  strata_record *items;
+  size_t count;
+} strata_records;
+
+/* Frees a result set and everything it owns.  NULL is ignored. */
+void strata_records_free(strata_records *records);
+
+/* Gets points by id, in the order requested; ids that do not exist are
+ * skipped, and a repeated id is returned once.  `with` is a mask of
+ * STRATA_WITH_*.  The caller frees *out with strata_records_free(). */
+strata_status strata_get(strata_db *db, const char *collection,
+                         const strata_point_id *ids, size_t n_ids, int with,
+                         strata_records **out);
+
+/* Returns up to `limit` points in id order, starting at `offset` (that
+ * id included; NULL for the first point).  When more points follow,
+ * *next is set to the id to pass as the next offset and *has_next to 1;
+ * otherwise *has_next is 0.  The caller frees *out. */
+strata_status strata_scroll(strata_db *db, const char *collection,
+                            const strata_point_id *offset, size_t limit,
+                            int with, strata_records **out,
+                            strata_point_id *next, int *has_next);
+
+/* ------------------------------------------------------------------ */
+/* Search                                                               */
+
+typedef struct strata_search_request {
+  const char *vector_name; /* NULL or "" for the unnamed vector */
+  const float *query;
+  uint32_t dim;
+  uint32_t k; /* at least 1 */
+  int with;   /* STRATA_WITH_* mask */
+} strata_search_request;
+
+/* Finds the k points whose vector `vector_name` is closest to the query,
+ * best first, scored as strata_distance documents.  Returns
+ * min(k, points that have this vector) results, each point once.  Search
+ * is exact: every stored vector is scored.  The caller frees *out with
+ * strata_records_free().
+ *
+ * Errors: STRATA_ERR_NOT_FOUND (collection or vector name),
+ * STRATA_ERR_INVALID_ARGUMENT (k is 0, wrong dimension, NaN or
+ * infinity in the query). */
+strata_status strata_search(strata_db *db, const char *collection,
+                            const strata_search_request *request,
+                            strata_records **out);
+
+/* Answers several requests on one collection.  Sets *out to an array of
+ * n_requests result sets; the caller frees it with
+ * strata_records_free_array().  Fails whole when any request is invalid. */
+strata_status strata_search_batch(strata_db *db, const char *collection,
+                                  const strata_search_request *requests,
+                                  size_t n_requests, strata_records ***out);
+void strata_records_free_array(strata_records **array, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
