@@ -1,40 +1,92 @@
+/*
+ * Exact (brute-force) search.
+ *
+ * One query: a single pass over the live slots with the metric's kernel.
+ * At a few hundred dimensions this streams the whole store from memory
+ * once per query, so memory bandwidth, not arithmetic, sets the speed.
+ *
+ * A batch: the distance work becomes a matrix product.  For L2,
+ *   ||q - x||^2 = ||q||^2 + ||x||^2 - 2 q.x
+ * and ||q||^2 does not change the order of one query's candidates, so the
+ * ranking key is ||x||^2 - 2 q.x; for DOT it is q.x itself.  Queries go
+ * in groups that stay in L2 cache, base slots in blocks of a few hundred
+ * KiB.  For each (group, block) pair the kernel set's dot_block computes
+ * all dot products with a register tile of queries x base vectors, so
+ * every base vector is read from memory once per group instead of once
+ * per query.
+ *
+ * The base norms are computed per block, right before the block's dot
+ * products while its vectors are in cache.  Nothing is kept between calls,
+ * so slots added, overwritten or removed between searches need no upkeep.
+ *
+ * The ranking key of the batch path has cancellation error (two large
+ * terms subtracted), so each query collects a pool of more than k
+ * candidates, rescores the pool with the same kernel the single-query path
+ * uses and keeps the best k.  Scores are then bit-identical to
+ * strata_flat_search, and the slots agree unless a candidate outside the
+ * pool was within rounding error of the k-th.
+ *
+ * L1 has no matrix-product form; its batch path runs the l1 kernel per
+ * pair, block by block, which still reads each base block once per group.
+ */
 #include "flat.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "distance.h"
 #include "topk.h"
 
-static float score_one(const strata_kernels *kern, strata_metric metric,
-                       const float *a, const float *b, size_t dim) {
+typedef float (*pair_kernel)(const float *a, const float *b, size_t dim);
+
+/* Cache budgets for the batch path's blocking.  A block of base vectors
+ * and a group of queries each stay within about this many bytes, sized so
+ * both fit together in a 1-2 MiB per-core L2 cache. */
+#define BASE_BLOCK_BYTES ((size_t)256 * 1024)
+#define QUERY_GROUP_BYTES ((size_t)512 * 1024)
+#define BASE_BLOCK_MAX 256
+#define QUERY_GROUP_MAX 256
+
+static pair_kernel kernel_for(const strata_kernels *kern,
+                              strata_metric metric) {
   switch (metric) {
   case STRATA_METRIC_DOT:
-    return kern->dot(a, b, dim);
+    return kern->dot;
   case STRATA_METRIC_L2:
-    return kern->l2sq(a, b, dim);
+    return kern->l2sq;
   case STRATA_METRIC_L1:
-    return kern->l1(a, b, dim);
+    return kern->l1;
   }
-  return NAN;
+  return NULL;
 }
 
 long strata_flat_search(const strata_vector_store *vs, strata_metric metric,
                         const float *query, size_t k,
                         const strata_slot_filter *filter, strata_hit *out) {
-  const strata_kernels *kern = strata_kernels_get();
+  pair_kernel score = kernel_for(strata_kernels_get(), metric);
+  if (!score)
+    return -1;
+  if (k == 0)
+    return 0;
+
   strata_topk top;
   strata_topk_init(&top, out, k, metric);
-  for (size_t slot = 0; slot < vs->n_slots; slot++) {
-    if (!strata_vs_is_live(vs, slot))
-      continue;
-    if (filter && !filter->allow((uint32_t)slot, filter->ctx))
-      continue;
-    float s = score_one(kern, metric, query, strata_vs_vector(vs, slot),
-                        vs->dim);
-    if (strata_topk_admits(&top, s))
-      strata_topk_push(&top, (strata_hit){(uint32_t)slot, s});
+  /* Walk the live bitmap a word at a time so runs of free slots cost one
+   * test per 64 slots. */
+  for (size_t word_start = 0; word_start < vs->n_slots; word_start += 64) {
+    uint64_t word = vs->live[word_start >> 6];
+    while (word) {
+      size_t slot = word_start + (size_t)__builtin_ctzll(word);
+      word &= word - 1;
+      if (filter && !filter->allow((uint32_t)slot, filter->ctx))
+        continue;
+      float s = score(query, strata_vs_vector(vs, slot), vs->dim);
+      if (strata_topk_admits(&top, s))
+        strata_topk_push(&top, (strata_hit){(uint32_t)slot, s});
+    }
   }
+
   size_t n = strata_topk_finish(&top);
   if (metric == STRATA_METRIC_L2) {
     for (size_t i = 0; i < n; i++)
@@ -43,16 +95,191 @@ long strata_flat_search(const strata_vector_store *vs, strata_metric metric,
   return (long)n;
 }
 
+/* Largest power of two <= limit that is at least 4 and at most `cap`. */
+static size_t pow2_block(size_t limit, size_t cap) {
+  size_t n = 4;
+  while (n * 2 <= limit && n * 2 <= cap)
+    n *= 2;
+  return n;
+}
+
+/* Scratch memory of one batch call, one allocation freed in one place. */
+typedef struct batch_scratch {
+  size_t group;      /* queries per group */
+  size_t block;      /* base slots per block; divides STRATA_VS_CHUNK */
+  size_t pool;       /* candidates kept per query before rescoring */
+  float *dots;       /* group x block ranking keys */
+  float *norms;      /* block squared norms of base vectors */
+  strata_hit *hits;  /* group x pool candidate heaps */
+  strata_topk *tops; /* group heaps over `hits` */
+  void *mem;
+} batch_scratch;
+
+static int scratch_init(batch_scratch *s, const strata_vector_store *vs,
+                        size_t nq, size_t k) {
+  size_t row_bytes = vs->stride * sizeof(float);
+  s->block = pow2_block(BASE_BLOCK_BYTES / row_bytes, BASE_BLOCK_MAX);
+  s->group = QUERY_GROUP_BYTES / row_bytes;
+  if (s->group > QUERY_GROUP_MAX)
+    s->group = QUERY_GROUP_MAX;
+  if (s->group < 4)
+    s->group = 4;
+  if (s->group > nq)
+    s->group = nq;
+
+  /* A pool of 2k (at least k + 16) candidates absorbs the rounding of the
+   * ranking key; it never needs to exceed the number of live slots. */
+  size_t extra = k < 16 ? 16 : k;
+  s->pool = k >= vs->n_live || extra >= vs->n_live - k ? vs->n_live
+                                                       : k + extra;
+
+  size_t dots_bytes = s->group * s->block * sizeof(float);
+  size_t norms_bytes = s->block * sizeof(float);
+  size_t hits_bytes = s->group * s->pool * sizeof(strata_hit);
+  size_t tops_bytes = s->group * sizeof(strata_topk);
+  s->mem = malloc(dots_bytes + norms_bytes + hits_bytes + tops_bytes);
+  if (!s->mem)
+    return -1;
+  char *p = s->mem;
+  s->dots = (float *)p;
+  p += dots_bytes;
+  s->norms = (float *)p;
+  p += norms_bytes;
+  s->hits = (strata_hit *)p;
+  p += hits_bytes;
+  s->tops = (strata_topk *)p;
+  return 0;
+}
+
+/*
+ * Fills s->dots[i * s->block + j] with the ranking key of query i against
+ * base slot first + j, for nx slots of one block (never crossing a chunk).
+ */
+static void block_keys(const strata_kernels *kern, strata_metric metric,
+                       const strata_vector_store *vs, const float *queries,
+                       size_t nq, size_t first, size_t nx,
+                       batch_scratch *s) {
+  const float *x = strata_vs_vector(vs, first);
+  size_t dim = vs->dim;
+
+  if (metric == STRATA_METRIC_L1) {
+    for (size_t i = 0; i < nq; i++)
+      for (size_t j = 0; j < nx; j++)
+        s->dots[i * s->block + j] =
+            kern->l1(queries + i * dim, x + j * vs->stride, dim);
+    return;
+  }
+
+  kern->dot_block(queries, dim, nq, x, vs->stride, nx, dim, s->dots,
+                  s->block);
+  if (metric != STRATA_METRIC_L2)
+    return;
+  for (size_t j = 0; j < nx; j++) {
+    const float *xj = x + j * vs->stride;
+    s->norms[j] = kern->dot(xj, xj, dim);
+  }
+  for (size_t i = 0; i < nq; i++) {
+    float *row = s->dots + i * s->block;
+    for (size_t j = 0; j < nx; j++)
+      row[j] = s->norms[j] - 2.0f * row[j];
+  }
+}
+
+/* Offers one block's keys of live slots to each query's candidate heap. */
+static void block_push(const strata_vector_store *vs, size_t nq,
+                       size_t first, size_t nx, batch_scratch *s) {
+  for (size_t i = 0; i < nq; i++) {
+    strata_topk *top = &s->tops[i];
+    const float *row = s->dots + i * s->block;
+    for (size_t j = 0; j < nx; j++) {
+      if (!strata_topk_admits(top, row[j]))
+        continue;
+      if (!strata_vs_is_live(vs, first + j))
+        continue;
+      strata_topk_push(top, (strata_hit){(uint32_t)(first + j), row[j]});
+    }
+  }
+}
+
+/* True when slots [first, first + n) are all free. */
+static int block_all_free(const strata_vector_store *vs, size_t first,
+                          size_t n) {
+  for (size_t slot = first; slot < first + n; slot += 64) {
+    uint64_t word = vs->live[slot >> 6];
+    if (word)
+      return 0;
+  }
+  return 1;
+}
+
+/*
+ * Rescores query `query`'s pool with the exact kernel and writes its best
+ * k hits, best first, to out.  Returns the count.
+ */
+static size_t finish_query(const strata_vector_store *vs,
+                           strata_metric metric, pair_kernel exact,
+                           const float *query, strata_topk *pool, size_t k,
+                           strata_hit *out) {
+  strata_topk best;
+  strata_topk_init(&best, out, k, metric);
+  for (size_t h = 0; h < pool->n; h++) {
+    strata_hit hit = pool->hits[h];
+    hit.score = exact(query, strata_vs_vector(vs, hit.slot), vs->dim);
+    if (strata_topk_admits(&best, hit.score))
+      strata_topk_push(&best, hit);
+  }
+  size_t n = strata_topk_finish(&best);
+  if (metric == STRATA_METRIC_L2) {
+    for (size_t i = 0; i < n; i++)
+      out[i].score = sqrtf(out[i].score);
+  }
+  return n;
+}
+
 int strata_flat_search_batch(const strata_vector_store *vs,
                              strata_metric metric, const float *queries,
                              size_t nq, size_t k, strata_hit *out,
                              size_t *counts) {
-  for (size_t q = 0; q < nq; q++) {
-    long n = strata_flat_search(vs, metric, queries + q * vs->dim, k, NULL,
-                                out + q * k);
-    if (n < 0)
-      return -1;
-    counts[q] = (size_t)n;
+  const strata_kernels *kern = strata_kernels_get();
+  pair_kernel exact = kernel_for(kern, metric);
+  if (!exact)
+    return -1;
+  if (k == 0 || vs->n_live == 0) {
+    for (size_t q = 0; q < nq; q++)
+      counts[q] = 0;
+    return 0;
   }
+  if (nq == 0)
+    return 0;
+
+  batch_scratch s;
+  if (scratch_init(&s, vs, nq, k) != 0)
+    return -1;
+
+  for (size_t g0 = 0; g0 < nq; g0 += s.group) {
+    size_t gq = nq - g0 < s.group ? nq - g0 : s.group;
+    const float *group_queries = queries + g0 * vs->dim;
+    for (size_t i = 0; i < gq; i++)
+      strata_topk_init(&s.tops[i], s.hits + i * s.pool, s.pool, metric);
+
+    /* Blocks start at multiples of s.block, a power of two no larger than
+     * STRATA_VS_CHUNK, so a block never crosses a chunk boundary. */
+    for (size_t first = 0; first < vs->n_slots; first += s.block) {
+      size_t nx = vs->n_slots - first < s.block ? vs->n_slots - first
+                                                 : s.block;
+      if (block_all_free(vs, first, nx))
+        continue;
+      block_keys(kern, metric, vs, group_queries, gq, first, nx, &s);
+      block_push(vs, gq, first, nx, &s);
+    }
+
+    for (size_t i = 0; i < gq; i++) {
+      size_t q = g0 + i;
+      counts[q] = finish_query(vs, metric, exact, queries + q * vs->dim,
+                               &s.tops[i], k, out + q * k);
+    }
+  }
+
+  free(s.mem);
   return 0;
 }

@@ -32,10 +32,12 @@ static inline int strata_topk_worse(const strata_topk *t, strata_hit a,
   return a.slot > b.slot;
 }
 
-/* Returns nonzero when `score` could enter a full heap. */
+/* Returns nonzero when `score` could enter the heap: it is not full, or
+ * `score` is no worse than its worst entry.  Always zero when k is 0. */
 static inline int strata_topk_admits(const strata_topk *t, float score) {
-  return t->n < t->k ||
-         !strata_metric_better(t->metric, t->hits[0].score, score);
+  if (t->n < t->k)
+    return 1;
+  return t->n > 0 && !strata_metric_better(t->metric, t->hits[0].score, score);
 }
 
 void strata_topk_push(strata_topk *t, strata_hit hit);
