@@ -46,7 +46,7 @@ int source_getline(source *src, char **line, size_t *len);
 uint64_t source_bytes_read(const source *src);
 
 /* Formats "PATH: byte N: message" into src->error and returns -1.  For
- * gzip files the offset counts decompressed bytes and says so. */
+ * gzip files the offset counts decompressed bytes, as the message states. */
 int source_fail_at(source *src, uint64_t offset, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
