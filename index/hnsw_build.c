@@ -1,0 +1,421 @@
+/*
+ * HNSW construction: level generation, neighbour selection, linking one
+ * node into every level (INSERT, Algorithm 1 of Malkov and Yashunin),
+ * multi-threaded bulk build, and relinking after a vector changed.
+ *
+ * Linking a node x, level by level from its top:
+ *   1. beam search for x's vector with width ef_construct, from the nodes
+ *      found on the level above (or the greedy descent's endpoint);
+ *   2. pick up to m neighbours by the heuristic (Algorithm 4);
+ *   3. under x's stripe lock, replace x's list by them, keeping any link
+ *      another writer added since step 1 (it found x on a higher level);
+ *   4. for each neighbour y, under y's lock, add x to y's list, and if the
+ *      list is full, reselect it by the heuristic with x as a candidate;
+ *   5. when relinking, reselect the list of each former neighbour of x that
+ *      still points at x's old position.
+ * Only one stripe lock is held at a time.  A new node whose level is above
+ * the entry point's holds entry_lock for its whole insert, so two such
+ * nodes cannot both build new top levels without seeing each other.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hnsw_internal.h"
+
+static uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+/* Draws floor(-ln(U) * mL) with U uniform in (0, 1]: P(level >= l) is
+ * m^-l.  Thread-safe: each draw hashes the next value of a counter. */
+static unsigned draw_level(strata_hnsw *h) {
+  uint64_t n = __atomic_fetch_add(&h->level_draws, 1, __ATOMIC_RELAXED);
+  uint64_t x = splitmix64(h->seed ^ splitmix64(n));
+  double u = (double)((x >> 11) + 1) * 0x1.0p-53;
+  double level = -log(u) * h->level_mult;
+  return level >= HNSW_MAX_LEVEL ? HNSW_MAX_LEVEL : (unsigned)level;
+}
+
+static int cmp_cand(const void *a, const void *b) {
+  hnsw_cand x = *(const hnsw_cand *)a, y = *(const hnsw_cand *)b;
+  return hnsw_cand_less(x, y) ? -1 : hnsw_cand_less(y, x) ? 1 : 0;
+}
+
+void hnsw_sort_pool(hnsw_scratch *s, size_t n) {
+  qsort(s->pool, n, sizeof *s->pool, cmp_cand);
+}
+
+uint32_t hnsw_select_neighbors(strata_hnsw *h, hnsw_scratch *s, size_t n,
+                               uint32_t max) {
+  /* Algorithm 4 without its two options: a candidate e is kept only if it
+   * is closer to the base than to every neighbour kept before it, so the
+   * links spread out in direction instead of clustering. */
+  uint32_t picked = 0;
+  for (size_t i = 0; i < n && picked < max; i++) {
+    hnsw_cand e = s->pool[i];
+    const float *ev = hnsw_vector(h, e.slot);
+    bool keep = true;
+    for (uint32_t j = 0; j < picked; j++) {
+      s->n_dist++;
+      if (hnsw_distance(h, ev, s->picked_vec[j]) < e.dist) {
+        keep = false;
+        break;
+      }
+    }
+    if (keep) {
+      s->picked[picked] = e.slot;
+      s->picked_vec[picked] = ev;
+      picked++;
+    }
+  }
+  return picked;
+}
+
+static bool list_contains(const uint32_t *ids, uint32_t n, uint32_t slot) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (ids[i] == slot)
+      return true;
+  }
+  return false;
+}
+
+/* Writes s->picked[0, n_picked) as x's list at `level`.  Links that
+ * another writer added since `old` was copied are kept, reselecting when
+ * the union is over capacity.  Leaves the final list in s->picked. */
+static bool write_own_list(strata_hnsw *h, hnsw_scratch *s, uint32_t x,
+                           unsigned level, uint32_t n_picked,
+                           const uint32_t *old, uint32_t n_old,
+                           uint32_t *n_final) {
+  uint32_t cap = hnsw_list_cap(h, level);
+  uint32_t *list = hnsw_list(h, x, level);
+  const float *xv = hnsw_vector(h, x);
+  pthread_mutex_t *lock = hnsw_lock_of(h, x);
+  bool ok = true;
+
+  pthread_mutex_lock(lock);
+  uint32_t n_now = hnsw_read_list(list, cap, s->list2);
+  size_t n_pool = 0;
+  for (uint32_t i = 0; i < n_now; i++) {
+    uint32_t y = s->list2[i];
+    if (list_contains(old, n_old, y) || list_contains(s->picked, n_picked, y))
+      continue;
+    if ((hnsw_state(h, y) & HNSW_STATE_MASK) == HNSW_REMOVED)
+      continue;
+    if (n_pool == 0 && !hnsw_scratch_reserve_pool(s, (size_t)cap * 2)) {
+      ok = false;
+      break;
+    }
+    s->pool[n_pool++] = (hnsw_cand){0.0f, y};
+  }
+  if (ok && n_pool > 0) {
+    /* Links arrived concurrently: merge and reselect if needed. */
+    for (uint32_t i = 0; i < n_picked; i++)
+      s->pool[n_pool++] = (hnsw_cand){0.0f, s->picked[i]};
+    for (size_t i = 0; i < n_pool; i++)
+      s->pool[i].dist = hnsw_distance(h, xv, hnsw_vector(h, s->pool[i].slot));
+    hnsw_sort_pool(s, n_pool);
+    n_picked = hnsw_select_neighbors(h, s, n_pool, cap);
+  }
+  if (ok)
+    hnsw_write_list(list, s->picked, n_picked);
+  pthread_mutex_unlock(lock);
+  *n_final = n_picked;
+  return ok;
+}
+
+/* Adds the link y -> x at `level`, reselecting y's list by the heuristic
+ * when it is full. */
+static bool add_link(strata_hnsw *h, hnsw_scratch *s, uint32_t y,
+                     unsigned level, uint32_t x) {
+  uint32_t cap = hnsw_list_cap(h, level);
+  uint32_t *list = hnsw_list(h, y, level);
+  if (!list)
+    return true; /* cannot happen: y was found on this level */
+  pthread_mutex_t *lock = hnsw_lock_of(h, y);
+  bool ok = true;
+
+  pthread_mutex_lock(lock);
+  uint32_t n = hnsw_read_list(list, cap, s->list2);
+  if (list_contains(s->list2, n, x)) {
+    /* Already linked. */
+  } else if (n < cap) {
+    __atomic_store_n(&list[1 + n], x, __ATOMIC_RELEASE);
+    __atomic_store_n(&list[0], n + 1, __ATOMIC_RELEASE);
+  } else if (!hnsw_scratch_reserve_pool(s, (size_t)cap + 1)) {
+    ok = false;
+  } else {
+    const float *yv = hnsw_vector(h, y);
+    size_t n_pool = 0;
+    s->list2[n++] = x; /* scratch lists have room for 2m + 1 */
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t z = s->list2[i];
+      if ((hnsw_state(h, z) & HNSW_STATE_MASK) == HNSW_REMOVED)
+        continue;
+      s->n_dist++;
+      s->pool[n_pool++] =
+          (hnsw_cand){hnsw_distance(h, yv, hnsw_vector(h, z)), z};
+    }
+    hnsw_sort_pool(s, n_pool);
+    uint32_t picked = hnsw_select_neighbors(h, s, n_pool, cap);
+    hnsw_write_list(list, s->picked, picked);
+  }
+  pthread_mutex_unlock(lock);
+  return ok;
+}
+
+static void clear_list(strata_hnsw *h, uint32_t x, unsigned level) {
+  uint32_t *list = hnsw_list(h, x, level);
+  pthread_mutex_t *lock = hnsw_lock_of(h, x);
+  pthread_mutex_lock(lock);
+  __atomic_store_n(&list[0], 0, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(lock);
+}
+
+/* Links (or relinks) x into levels 0..level(x).  `hold` is true when the
+ * caller holds entry_lock; this function may take it (when x's level is
+ * above the entry point's, or the graph is empty) and reports through
+ * *hold whether it is held on return. */
+static bool link_node(strata_hnsw *h, hnsw_scratch *s, uint32_t x,
+                      bool *hold) {
+  unsigned level = hnsw_level(h, x);
+  const float *q = hnsw_vector(h, x);
+  hnsw_target t = {q, x, true, NULL};
+
+  /* 1. Find the entry point; serialise with other inserts that raise the
+   * top level.  An empty graph leaves x unlinked, to become the entry. */
+  uint64_t entry = hnsw_entry_load(h);
+  if (hnsw_entry_slot(entry) == HNSW_NONE ||
+      level > hnsw_entry_level(entry)) {
+    pthread_mutex_lock(&h->entry_lock);
+    *hold = true;
+    entry = hnsw_entry_load(h);
+    if (hnsw_entry_slot(entry) == HNSW_NONE) {
+      for (unsigned l = 0; l <= level; l++)
+        clear_list(h, x, l);
+      return true;
+    }
+    if (level <= hnsw_entry_level(entry)) {
+      pthread_mutex_unlock(&h->entry_lock);
+      *hold = false;
+    }
+  }
+  unsigned top = hnsw_entry_level(entry);
+  uint32_t cur = hnsw_entry_slot(entry);
+
+  /* A reused slot may have old links on levels above the graph's top;
+   * nothing is left there to link to, so drop them. */
+  for (unsigned l = top + 1; l <= level; l++)
+    clear_list(h, x, l);
+  s->n_dist++;
+  float cur_dist = hnsw_distance(h, q, hnsw_vector(h, cur));
+
+  /* 2. Greedy descent through the levels above x's top level. */
+  if (top > level)
+    hnsw_greedy_descend(h, s, q, &cur, &cur_dist, top, level);
+  if (!hnsw_scratch_reserve_found(s, h->ef_construct))
+    return false;
+  s->seeds[0] = (hnsw_cand){cur_dist, cur};
+  s->n_seeds = 1;
+
+  /* 3. On each level x shares with the graph: beam, select, link. */
+  for (int l = (int)(level < top ? level : top); l >= 0; l--) {
+    unsigned lv = (unsigned)l;
+    uint32_t cap = hnsw_list_cap(h, lv);
+    uint32_t n_old = hnsw_read_list(hnsw_list(h, x, lv), cap, s->old);
+
+    if (!hnsw_beam_search(h, s, &t, lv, h->ef_construct))
+      return false;
+    if (!hnsw_scratch_reserve_pool(s, s->n_found))
+      return false;
+    memcpy(s->pool, s->found, s->n_found * sizeof *s->pool);
+    uint32_t n_picked = hnsw_select_neighbors(h, s, s->n_found, h->m);
+
+    uint32_t n_final;
+    if (!write_own_list(h, s, x, lv, n_picked, s->old, n_old, &n_final))
+      return false;
+    /* add_link and hnsw_repair_list reuse s->picked, so keep a copy of
+     * the final list in s->fresh. */
+    memcpy(s->fresh, s->picked, n_final * sizeof *s->fresh);
+    for (uint32_t i = 0; i < n_final; i++) {
+      if (!add_link(h, s, s->fresh[i], lv, x))
+        return false;
+    }
+
+    /* Former neighbours not linked again point at x's old position. */
+    for (uint32_t i = 0; i < n_old; i++) {
+      uint32_t y = s->old[i];
+      if (list_contains(s->fresh, n_final, y))
+        continue;
+      if ((hnsw_state(h, y) & HNSW_STATE_MASK) == HNSW_REMOVED)
+        continue;
+      if (!hnsw_repair_list(h, s, y, lv, x, s->old, n_old))
+        return false;
+    }
+
+    /* The nodes found here seed the next level down (ep <- W). */
+    if (s->n_found > 0) {
+      memcpy(s->seeds, s->found, s->n_found * sizeof *s->seeds);
+      s->n_seeds = s->n_found;
+    }
+  }
+  return true;
+}
+
+/* Makes x the entry point if it is above the current one, or if there is
+ * none.  Takes entry_lock unless `hold` says the caller holds it. */
+static void publish_entry(strata_hnsw *h, uint32_t x, bool hold) {
+  if (!hold)
+    pthread_mutex_lock(&h->entry_lock);
+  unsigned level = hnsw_level(h, x);
+  uint64_t entry = hnsw_entry_load(h);
+  if (hnsw_entry_slot(entry) == HNSW_NONE ||
+      level > hnsw_entry_level(entry))
+    __atomic_store_n(&h->entry, hnsw_entry_pack(x, level), __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&h->entry_lock);
+}
+
+static int insert_locked(strata_hnsw *h, uint32_t slot) {
+  if (slot >= h->store->n_slots || !strata_vs_is_live(h->store, slot))
+    return STRATA_HNSW_EINVAL;
+  if (!hnsw_ensure_chunk(h, slot))
+    return STRATA_HNSW_ENOMEM;
+
+  /* 1. Claim the slot: FREE or REMOVED to INSERTING. */
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
+  uint8_t *state = &c->state[hnsw_index_in_chunk(slot)];
+  uint8_t prev = __atomic_load_n(state, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if (prev & HNSW_BUSY || prev == HNSW_INSERTING)
+      return STRATA_HNSW_EBUSY;
+    if (prev == HNSW_PRESENT)
+      return STRATA_HNSW_EEXIST;
+    if (__atomic_compare_exchange_n(state, &prev, HNSW_INSERTING, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      break;
+  }
+  if (prev == HNSW_REMOVED)
+    __atomic_sub_fetch(&h->n_removed, 1, __ATOMIC_RELAXED);
+
+  /* 2. A slot gets its level on its first insert only (invariant 5).  A
+   * reused slot keeps it: the old draw is as random as a new one. */
+  uint8_t *level = &c->level[hnsw_index_in_chunk(slot)];
+  if (*level == HNSW_LEVEL_UNSET) {
+    unsigned drawn = draw_level(h);
+    if (!hnsw_alloc_upper(h, slot, drawn)) {
+      hnsw_set_state(h, slot, HNSW_FREE);
+      return STRATA_HNSW_ENOMEM;
+    }
+    __atomic_store_n(level, (uint8_t)drawn, __ATOMIC_RELEASE);
+  }
+
+  /* 3. Link, then publish the node and maybe the new entry point. */
+  hnsw_scratch *s = hnsw_scratch_get(h);
+  bool hold = false;
+  bool ok = s && link_node(h, s, slot, &hold);
+  if (s)
+    hnsw_scratch_put(h, s);
+  if (!ok) {
+    /* Partly linked: leave it for strata_hnsw_repair to unlink. */
+    hnsw_set_state(h, slot, HNSW_REMOVED);
+    __atomic_add_fetch(&h->n_removed, 1, __ATOMIC_RELAXED);
+    if (hold)
+      pthread_mutex_unlock(&h->entry_lock);
+    return STRATA_HNSW_ENOMEM;
+  }
+  hnsw_set_state(h, slot, HNSW_PRESENT);
+  __atomic_add_fetch(&h->n_present, 1, __ATOMIC_RELAXED);
+  publish_entry(h, slot, hold);
+  return STRATA_HNSW_OK;
+}
+
+int strata_hnsw_insert(strata_hnsw *h, uint32_t slot) {
+  pthread_rwlock_rdlock(&h->writers);
+  int rc = insert_locked(h, slot);
+  pthread_rwlock_unlock(&h->writers);
+  return rc;
+}
+
+int strata_hnsw_update(strata_hnsw *h, uint32_t slot) {
+  if (slot >= h->store->n_slots || !strata_vs_is_live(h->store, slot))
+    return STRATA_HNSW_ENOTFOUND;
+  pthread_rwlock_rdlock(&h->writers);
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
+  int rc = STRATA_HNSW_OK;
+  uint8_t prev = HNSW_PRESENT;
+  if (!c) {
+    rc = STRATA_HNSW_ENOTFOUND;
+  } else if (!__atomic_compare_exchange_n(
+                 &c->state[hnsw_index_in_chunk(slot)], &prev,
+                 HNSW_PRESENT | HNSW_BUSY, false, __ATOMIC_ACQ_REL,
+                 __ATOMIC_ACQUIRE)) {
+    rc = (prev & HNSW_BUSY) || prev == HNSW_INSERTING
+             ? STRATA_HNSW_EBUSY
+             : STRATA_HNSW_ENOTFOUND;
+  } else {
+    hnsw_scratch *s = hnsw_scratch_get(h);
+    bool hold = false;
+    bool ok = s && link_node(h, s, slot, &hold);
+    if (s)
+      hnsw_scratch_put(h, s);
+    /* On failure the node keeps a valid, partly moved set of links. */
+    hnsw_set_state(h, slot, HNSW_PRESENT);
+    publish_entry(h, slot, hold);
+    if (!ok)
+      rc = STRATA_HNSW_ENOMEM;
+  }
+  pthread_rwlock_unlock(&h->writers);
+  return rc;
+}
+
+/* ---- Bulk build ------------------------------------------------------------ */
+
+typedef struct build_job {
+  strata_hnsw *h;
+  const uint32_t *slots;
+  size_t n;
+  size_t next;   /* atomic: index of the next slot to insert */
+  int first_rc;  /* atomic: first error, 0 if none */
+} build_job;
+
+static void *build_worker(void *arg) {
+  build_job *job = arg;
+  for (;;) {
+    size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+    if (i >= job->n)
+      break;
+    int rc = strata_hnsw_insert(job->h, job->slots[i]);
+    int none = 0;
+    if (rc != STRATA_HNSW_OK)
+      __atomic_compare_exchange_n(&job->first_rc, &none, rc, false,
+                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  }
+  return NULL;
+}
+
+int strata_hnsw_build(strata_hnsw *h, const uint32_t *slots, size_t n,
+                      unsigned threads) {
+  build_job job = {h, slots, n, 0, 0};
+  if (threads <= 1) {
+    build_worker(&job);
+    return job.first_rc;
+  }
+  pthread_t *ids = calloc(threads, sizeof *ids);
+  if (!ids)
+    return STRATA_HNSW_ENOMEM;
+  unsigned started = 0;
+  for (; started < threads; started++) {
+    if (pthread_create(&ids[started], NULL, build_worker, &job) != 0)
+      break;
+  }
+  if (started == 0)
+    build_worker(&job);
+  for (unsigned i = 0; i < started; i++)
+    pthread_join(ids[i], NULL);
+  free(ids);
+  return job.first_rc;
+}

@@ -1,0 +1,460 @@
+/*
+ * HNSW lifecycle and shared machinery: create and destroy, node chunks,
+ * the scratch pool with its visited tags, candidate heaps, and counters.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hnsw_internal.h"
+
+const char *strata_hnsw_strerror(int err) {
+  switch (err) {
+  case STRATA_HNSW_OK:
+    return "success";
+  case STRATA_HNSW_EINVAL:
+    return "invalid argument";
+  case STRATA_HNSW_ENOMEM:
+    return "out of memory";
+  case STRATA_HNSW_EEXIST:
+    return "slot is already in the index";
+  case STRATA_HNSW_ENOTFOUND:
+    return "slot is not in the index";
+  case STRATA_HNSW_EBUSY:
+    return "another writer is working on the slot";
+  case STRATA_HNSW_EIO:
+    return "I/O error (see errno)";
+  case STRATA_HNSW_ECORRUPT:
+    return "index file truncated or corrupt; rebuild the index";
+  case STRATA_HNSW_EMISMATCH:
+    return "index file does not match the vector store; rebuild the index";
+  }
+  return "unknown error";
+}
+
+void strata_hnsw_params_default(strata_hnsw_params *params) {
+  params->m = 16;
+  params->ef_construct = 100;
+  params->seed = 0x5eed5eedULL;
+}
+
+float hnsw_score(const strata_hnsw *h, float dist) {
+  switch (h->metric) {
+  case STRATA_METRIC_DOT:
+    return -dist;
+  case STRATA_METRIC_L2:
+    return sqrtf(dist > 0.0f ? dist : 0.0f);
+  case STRATA_METRIC_L1:
+    return dist;
+  }
+  return dist;
+}
+
+/* ---- Create and destroy -------------------------------------------------- */
+
+int hnsw_alloc(const strata_hnsw_params *params, strata_metric metric,
+               const strata_vector_store *store, strata_hnsw **out) {
+  *out = NULL;
+  if (!params || !store || store->dim == 0)
+    return STRATA_HNSW_EINVAL;
+  if (params->m < 2 || params->m > HNSW_MAX_M || params->ef_construct < 1)
+    return STRATA_HNSW_EINVAL;
+
+  const strata_kernels *kern = strata_kernels_get();
+  float (*dist_fn)(const float *, const float *, size_t);
+  switch (metric) {
+  case STRATA_METRIC_DOT:
+    dist_fn = kern->dot;
+    break;
+  case STRATA_METRIC_L2:
+    dist_fn = kern->l2sq;
+    break;
+  case STRATA_METRIC_L1:
+    dist_fn = kern->l1;
+    break;
+  default:
+    return STRATA_HNSW_EINVAL;
+  }
+
+  strata_hnsw *h = calloc(1, sizeof *h);
+  if (!h)
+    return STRATA_HNSW_ENOMEM;
+  h->chunks = calloc(HNSW_CHUNK_TABLE_LEN, sizeof *h->chunks);
+  if (!h->chunks) {
+    free(h);
+    return STRATA_HNSW_ENOMEM;
+  }
+  h->store = store;
+  h->metric = metric;
+  h->dist_fn = dist_fn;
+  h->negate = metric == STRATA_METRIC_DOT;
+  h->dim = store->dim;
+  h->m = params->m;
+  h->m0 = 2 * params->m;
+  h->ef_construct = params->ef_construct;
+  h->rec0 = 1 + (size_t)h->m0;
+  h->recu = 1 + (size_t)h->m;
+  h->level_mult = 1.0 / log((double)params->m);
+  h->seed = params->seed;
+  h->entry = hnsw_entry_pack(HNSW_NONE, 0);
+
+  pthread_mutex_init(&h->entry_lock, NULL);
+  pthread_mutex_init(&h->grow_lock, NULL);
+  pthread_mutex_init(&h->pool_lock, NULL);
+  for (size_t i = 0; i < HNSW_LOCK_STRIPES; i++)
+    pthread_mutex_init(&h->link_locks[i], NULL);
+
+  /* Prefer the exclusive side, so a repair is not starved by a stream of
+   * inserts (glibc's default prefers the shared side). */
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&h->writers, &attr);
+  pthread_rwlockattr_destroy(&attr);
+
+  *out = h;
+  return STRATA_HNSW_OK;
+}
+
+int strata_hnsw_create(const strata_hnsw_params *params, strata_metric metric,
+                       const strata_vector_store *store, strata_hnsw **out) {
+  if (!out)
+    return STRATA_HNSW_EINVAL;
+  return hnsw_alloc(params, metric, store, out);
+}
+
+static void scratch_free(hnsw_scratch *s) {
+  if (!s)
+    return;
+  free(s->tags);
+  free(s->cand.items);
+  free(s->best.items);
+  free(s->list);
+  free(s->list2);
+  free(s->fresh);
+  free(s->found);
+  free(s->seeds);
+  free(s->pool);
+  free(s->picked);
+  free(s->picked_vec);
+  free(s->old);
+  free(s->queue);
+  free(s);
+}
+
+static void chunk_free(hnsw_chunk *c) {
+  for (size_t i = 0; i < STRATA_VS_CHUNK; i++)
+    free(c->upper[i]);
+  free(c->links0);
+  free(c->upper);
+  free(c->level);
+  free(c->state);
+  free(c);
+}
+
+void strata_hnsw_destroy(strata_hnsw *h) {
+  if (!h)
+    return;
+  for (size_t i = 0; i < HNSW_CHUNK_TABLE_LEN; i++) {
+    if (h->chunks[i])
+      chunk_free(h->chunks[i]);
+  }
+  free(h->chunks);
+  for (size_t i = 0; i < h->n_pool; i++)
+    scratch_free(h->pool[i]);
+  free(h->pool);
+  pthread_mutex_destroy(&h->entry_lock);
+  pthread_mutex_destroy(&h->grow_lock);
+  pthread_mutex_destroy(&h->pool_lock);
+  for (size_t i = 0; i < HNSW_LOCK_STRIPES; i++)
+    pthread_mutex_destroy(&h->link_locks[i]);
+  pthread_rwlock_destroy(&h->writers);
+  free(h);
+}
+
+/* ---- Node chunks --------------------------------------------------------- */
+
+/* Raises the slot limit that scans and visited sets are sized by. */
+static void raise_slot_limit(strata_hnsw *h, uint32_t slot) {
+  uint32_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_RELAXED);
+  while (limit < slot + 1 &&
+         !__atomic_compare_exchange_n(&h->slot_limit, &limit, slot + 1, true,
+                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+  }
+}
+
+bool hnsw_ensure_chunk(strata_hnsw *h, uint32_t slot) {
+  size_t ci = slot >> STRATA_VS_CHUNK_SHIFT;
+  if (hnsw_chunk_of(h, slot)) {
+    raise_slot_limit(h, slot);
+    return true;
+  }
+
+  pthread_mutex_lock(&h->grow_lock);
+  bool ok = true;
+  if (!h->chunks[ci]) {
+    hnsw_chunk *c = calloc(1, sizeof *c);
+    if (c) {
+      c->links0 = calloc(STRATA_VS_CHUNK * h->rec0, sizeof *c->links0);
+      c->upper = calloc(STRATA_VS_CHUNK, sizeof *c->upper);
+      c->level = malloc(STRATA_VS_CHUNK);
+      c->state = calloc(STRATA_VS_CHUNK, 1);
+    }
+    if (!c || !c->links0 || !c->upper || !c->level || !c->state) {
+      if (c) {
+        free(c->links0);
+        free(c->upper);
+        free(c->level);
+        free(c->state);
+        free(c);
+      }
+      ok = false;
+    } else {
+      memset(c->level, HNSW_LEVEL_UNSET, STRATA_VS_CHUNK);
+      __atomic_store_n(&h->chunks[ci], c, __ATOMIC_RELEASE);
+    }
+  }
+  pthread_mutex_unlock(&h->grow_lock);
+  if (ok)
+    raise_slot_limit(h, slot);
+  return ok;
+}
+
+bool hnsw_alloc_upper(strata_hnsw *h, uint32_t slot, unsigned level) {
+  if (level == 0)
+    return true;
+  size_t bytes = (size_t)level * h->recu * sizeof(uint32_t);
+  uint32_t *block = calloc(1, bytes);
+  if (!block)
+    return false;
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
+  __atomic_store_n(&c->upper[hnsw_index_in_chunk(slot)], block,
+                   __ATOMIC_RELEASE);
+  __atomic_add_fetch(&h->upper_bytes, bytes, __ATOMIC_RELAXED);
+  return true;
+}
+
+/* ---- Heaps --------------------------------------------------------------- */
+
+bool hnsw_heap_reserve(hnsw_heap *heap, size_t extra) {
+  if (heap->n + extra <= heap->cap)
+    return true;
+  size_t cap = heap->cap ? heap->cap : 64;
+  while (cap < heap->n + extra)
+    cap *= 2;
+  hnsw_cand *items = realloc(heap->items, cap * sizeof *items);
+  if (!items)
+    return false;
+  heap->items = items;
+  heap->cap = cap;
+  return true;
+}
+
+/* The min-heap keeps the nearest at the root and the max-heap the
+ * farthest; `flip` selects which by swapping the comparison. */
+static inline bool heap_above(hnsw_cand a, hnsw_cand b, bool flip) {
+  return flip ? hnsw_cand_less(b, a) : hnsw_cand_less(a, b);
+}
+
+static void heap_push(hnsw_heap *heap, hnsw_cand c, bool flip) {
+  size_t i = heap->n++;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!heap_above(c, heap->items[parent], flip))
+      break;
+    heap->items[i] = heap->items[parent];
+    i = parent;
+  }
+  heap->items[i] = c;
+}
+
+static hnsw_cand heap_pop(hnsw_heap *heap, bool flip) {
+  hnsw_cand top = heap->items[0];
+  hnsw_cand last = heap->items[--heap->n];
+  size_t n = heap->n, i = 0;
+  for (;;) {
+    size_t child = 2 * i + 1;
+    if (child >= n)
+      break;
+    if (child + 1 < n &&
+        heap_above(heap->items[child + 1], heap->items[child], flip))
+      child++;
+    if (!heap_above(heap->items[child], last, flip))
+      break;
+    heap->items[i] = heap->items[child];
+    i = child;
+  }
+  if (n > 0)
+    heap->items[i] = last;
+  return top;
+}
+
+void hnsw_minheap_push(hnsw_heap *heap, hnsw_cand c) {
+  heap_push(heap, c, false);
+}
+
+hnsw_cand hnsw_minheap_pop(hnsw_heap *heap) { return heap_pop(heap, false); }
+
+void hnsw_maxheap_push(hnsw_heap *heap, hnsw_cand c) {
+  heap_push(heap, c, true);
+}
+
+hnsw_cand hnsw_maxheap_pop(hnsw_heap *heap) { return heap_pop(heap, true); }
+
+/* ---- Scratch pool ---------------------------------------------------------- */
+
+static hnsw_scratch *scratch_new(const strata_hnsw *h) {
+  hnsw_scratch *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  /* One spare entry: add_link appends the new link to a full list. */
+  s->list_cap = (size_t)h->m0 + 1;
+  s->list = malloc(s->list_cap * sizeof *s->list);
+  s->list2 = malloc(s->list_cap * sizeof *s->list2);
+  s->fresh = malloc(s->list_cap * sizeof *s->fresh);
+  s->picked = malloc(s->list_cap * sizeof *s->picked);
+  s->picked_vec = malloc(s->list_cap * sizeof *s->picked_vec);
+  s->old = malloc(s->list_cap * sizeof *s->old);
+  if (!s->list || !s->list2 || !s->fresh || !s->picked || !s->picked_vec ||
+      !s->old) {
+    scratch_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+hnsw_scratch *hnsw_scratch_get(strata_hnsw *h) {
+  hnsw_scratch *s = NULL;
+  pthread_mutex_lock(&h->pool_lock);
+  if (h->n_pool > 0)
+    s = h->pool[--h->n_pool];
+  pthread_mutex_unlock(&h->pool_lock);
+  if (!s)
+    s = scratch_new(h);
+  if (s)
+    s->oom = false;
+  return s;
+}
+
+void hnsw_scratch_put(strata_hnsw *h, hnsw_scratch *s) {
+  pthread_mutex_lock(&h->pool_lock);
+  if (h->n_pool == h->pool_cap) {
+    size_t cap = h->pool_cap ? 2 * h->pool_cap : 8;
+    hnsw_scratch **pool = realloc(h->pool, cap * sizeof *pool);
+    if (pool) {
+      h->pool = pool;
+      h->pool_cap = cap;
+    }
+  }
+  if (h->n_pool < h->pool_cap) {
+    h->pool[h->n_pool++] = s;
+    s = NULL;
+  }
+  pthread_mutex_unlock(&h->pool_lock);
+  scratch_free(s); /* only when the pool could not grow */
+}
+
+static bool tags_resize(hnsw_scratch *s, size_t need) {
+  if (need <= s->n_tags)
+    return true;
+  size_t n = s->n_tags ? s->n_tags : STRATA_VS_CHUNK;
+  while (n < need)
+    n *= 2;
+  uint16_t *tags = realloc(s->tags, n * sizeof *tags);
+  if (!tags)
+    return false;
+  memset(tags + s->n_tags, 0, (n - s->n_tags) * sizeof *tags);
+  s->tags = tags;
+  s->n_tags = n;
+  return true;
+}
+
+bool hnsw_visit_begin(strata_hnsw *h, hnsw_scratch *s) {
+  uint32_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
+  if (!tags_resize(s, limit)) {
+    s->oom = true;
+    return false;
+  }
+  /* Each query uses two tag values (visited, rejected); clear on wrap. */
+  if (s->epoch >= UINT16_MAX - 2) {
+    memset(s->tags, 0, s->n_tags * sizeof *s->tags);
+    s->epoch = 0;
+  }
+  s->epoch += 2;
+  return true;
+}
+
+uint16_t *hnsw_tag_grow(hnsw_scratch *s, uint32_t slot) {
+  if (!tags_resize(s, (size_t)slot + 1)) {
+    s->oom = true;
+    s->spare_tag = s->epoch; /* reads as visited, so the node is skipped */
+    return &s->spare_tag;
+  }
+  return &s->tags[slot];
+}
+
+static bool grow_cands(hnsw_cand **arr, size_t *cap, size_t n) {
+  if (n <= *cap)
+    return true;
+  size_t c = *cap ? *cap : 64;
+  while (c < n)
+    c *= 2;
+  hnsw_cand *p = realloc(*arr, c * sizeof *p);
+  if (!p)
+    return false;
+  *arr = p;
+  *cap = c;
+  return true;
+}
+
+bool hnsw_scratch_reserve_found(hnsw_scratch *s, size_t n) {
+  if (n <= s->found_cap)
+    return true;
+  size_t cap = s->found_cap;
+  if (!grow_cands(&s->found, &cap, n))
+    return false;
+  size_t cap2 = s->found_cap;
+  if (!grow_cands(&s->seeds, &cap2, n))
+    return false;
+  s->found_cap = cap < cap2 ? cap : cap2;
+  return true;
+}
+
+bool hnsw_scratch_reserve_pool(hnsw_scratch *s, size_t n) {
+  return grow_cands(&s->pool, &s->pool_cap, n);
+}
+
+/* ---- Counters ------------------------------------------------------------ */
+
+void strata_hnsw_get_info(strata_hnsw *h, strata_hnsw_info *info) {
+  uint64_t entry = hnsw_entry_load(h);
+  info->present = __atomic_load_n(&h->n_present, __ATOMIC_RELAXED);
+  info->removed = __atomic_load_n(&h->n_removed, __ATOMIC_RELAXED);
+  info->entry = hnsw_entry_slot(entry);
+  info->max_level = info->entry == HNSW_NONE ? 0 : hnsw_entry_level(entry);
+
+  size_t bytes = sizeof *h + HNSW_CHUNK_TABLE_LEN * sizeof *h->chunks;
+  size_t per_chunk = sizeof(hnsw_chunk) +
+                     STRATA_VS_CHUNK * (h->rec0 * sizeof(uint32_t) +
+                                        sizeof(uint32_t *) + 2);
+  uint32_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
+  for (size_t ci = 0; ci * STRATA_VS_CHUNK < limit; ci++) {
+    if (__atomic_load_n(&h->chunks[ci], __ATOMIC_ACQUIRE))
+      bytes += per_chunk;
+  }
+  bytes += __atomic_load_n(&h->upper_bytes, __ATOMIC_RELAXED);
+
+  pthread_mutex_lock(&h->pool_lock);
+  bytes += h->pool_cap * sizeof *h->pool;
+  for (size_t i = 0; i < h->n_pool; i++) {
+    const hnsw_scratch *s = h->pool[i];
+    bytes += sizeof *s + s->n_tags * sizeof *s->tags +
+             (s->cand.cap + s->best.cap + 2 * s->found_cap + s->pool_cap) *
+                 sizeof(hnsw_cand) +
+             s->list_cap * (5 * sizeof(uint32_t) + sizeof(float *)) +
+             s->queue_cap * sizeof(uint32_t);
+  }
+  pthread_mutex_unlock(&h->pool_lock);
+  info->memory_bytes = bytes;
+}

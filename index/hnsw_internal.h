@@ -1,0 +1,350 @@
+/*
+ * Internals shared by the hnsw_*.c files: the index struct, the node
+ * layout, list access for lock-free readers, and the per-query scratch.
+ *
+ * Node layout.  Nodes live in chunks of STRATA_VS_CHUNK slots (the store's
+ * chunk size), allocated on first use and never moved.  Per chunk:
+ *   links0  (2m + 1) u32 per node: the level-0 count, then up to 2m links
+ *   upper   per node, NULL or one block of level * (m + 1) u32: for each
+ *           level 1..level, a count then up to m links
+ *   level   u8 per node, HNSW_LEVEL_UNSET until the slot's first insert
+ *   state   u8 per node: enum hnsw_node_state, plus HNSW_BUSY during an
+ *           update
+ * Searches touch links0 and state of each visited node, so those two are
+ * dense arrays of their own.
+ */
+#ifndef STRATA_INDEX_HNSW_INTERNAL_H
+#define STRATA_INDEX_HNSW_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distance.h"
+#include "hnsw.h"
+
+#define HNSW_NONE UINT32_MAX
+#define HNSW_MAX_LEVEL 30
+#define HNSW_LEVEL_UNSET 0xFF
+#define HNSW_LOCK_STRIPES 1024
+#define HNSW_CHUNK_TABLE_LEN (STRATA_VS_MAX_SLOTS / STRATA_VS_CHUNK)
+#define HNSW_MAX_M 128
+
+enum hnsw_node_state {
+  HNSW_FREE = 0,
+  HNSW_INSERTING = 1,
+  HNSW_PRESENT = 2,
+  HNSW_REMOVED = 3,
+};
+#define HNSW_STATE_MASK 0x7F
+#define HNSW_BUSY 0x80
+
+typedef struct hnsw_chunk {
+  uint32_t *links0;
+  uint32_t **upper;
+  uint8_t *level;
+  uint8_t *state;
+} hnsw_chunk;
+
+/* A node and its distance to the current query; smaller is closer. */
+typedef struct hnsw_cand {
+  float dist;
+  uint32_t slot;
+} hnsw_cand;
+
+/* Binary heap of candidates: a min-heap or a max-heap by dist, slot
+ * breaking ties, depending on the functions used. */
+typedef struct hnsw_heap {
+  hnsw_cand *items;
+  size_t n, cap;
+} hnsw_heap;
+
+/* Scratch memory for one query or one insert, reused across calls and
+ * owned by the index's pool.  Nothing in it survives between calls except
+ * the capacity and the visited tags. */
+typedef struct hnsw_scratch {
+  /* Visited set: tags[slot] == epoch means visited in this query, and
+   * epoch + 1 means the filter rejected it and it was not yet expanded.
+   * Bumping epoch by 2 clears the set; the array is zeroed on wrap. */
+  uint16_t *tags;
+  size_t n_tags;
+  uint16_t epoch;
+  uint16_t spare_tag; /* returned by hnsw_tag_grow when out of memory */
+  bool oom;
+
+  hnsw_heap cand; /* min-heap: nodes still to expand */
+  hnsw_heap best; /* max-heap: the ef best eligible nodes so far */
+
+  uint32_t *list;     /* copy of the list being expanded */
+  uint32_t *list2;    /* copy of a second-hop list */
+  uint32_t *fresh;    /* unvisited ids of the list being expanded */
+  size_t list_cap;    /* capacity of list, list2 and fresh */
+
+  hnsw_cand *found;   /* beam result, nearest first */
+  hnsw_cand *seeds;   /* entry points for the next level's beam */
+  size_t found_cap, n_found, n_seeds;
+
+  hnsw_cand *pool;    /* candidates for neighbour selection */
+  size_t pool_cap;
+  uint32_t *picked;   /* neighbour selection output */
+  const float **picked_vec;
+  uint32_t *old;      /* a node's links before relinking */
+  uint32_t *queue;    /* removed nodes to walk through in a repair */
+  size_t queue_cap;
+
+  /* Counters of the current search. */
+  size_t n_dist, n_filter, n_tested, n_passed;
+  bool two_hop;
+} hnsw_scratch;
+
+struct strata_hnsw {
+  const strata_vector_store *store;
+  strata_metric metric;
+  float (*dist_fn)(const float *, const float *, size_t);
+  bool negate; /* DOT: distance is -dot so that smaller is closer */
+  size_t dim;
+  uint32_t m, m0, ef_construct;
+  size_t rec0;  /* u32 per level-0 record: 1 + m0 */
+  size_t recu;  /* u32 per upper-level record: 1 + m */
+  double level_mult;
+  uint64_t seed;
+  uint64_t level_draws; /* atomic counter feeding the level generator */
+
+  hnsw_chunk **chunks;  /* HNSW_CHUNK_TABLE_LEN entries, set once */
+  uint32_t slot_limit;  /* atomic: every node slot is below it */
+
+  /* Entry point: slot in the low 32 bits, level above; slot HNSW_NONE
+   * when empty.  Read atomically, changed only under entry_lock. */
+  uint64_t entry;
+  pthread_mutex_t entry_lock;
+  pthread_mutex_t grow_lock;
+  pthread_rwlock_t writers; /* shared by writers, exclusive for repair,
+                               save and check */
+  pthread_mutex_t link_locks[HNSW_LOCK_STRIPES];
+
+  pthread_mutex_t pool_lock;
+  hnsw_scratch **pool;
+  size_t n_pool, pool_cap;
+
+  size_t n_present, n_removed; /* atomic */
+  size_t upper_bytes;          /* atomic */
+};
+
+/* ---- Node access ------------------------------------------------------ */
+
+static inline hnsw_chunk *hnsw_chunk_of(const strata_hnsw *h,
+                                        uint32_t slot) {
+  return __atomic_load_n(&h->chunks[slot >> STRATA_VS_CHUNK_SHIFT],
+                         __ATOMIC_ACQUIRE);
+}
+
+static inline size_t hnsw_index_in_chunk(uint32_t slot) {
+  return slot & (STRATA_VS_CHUNK - 1);
+}
+
+static inline uint8_t hnsw_state(const strata_hnsw *h, uint32_t slot) {
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
+  if (!c)
+    return HNSW_FREE;
+  return __atomic_load_n(&c->state[hnsw_index_in_chunk(slot)],
+                         __ATOMIC_ACQUIRE);
+}
+
+static inline void hnsw_set_state(strata_hnsw *h, uint32_t slot,
+                                  uint8_t state) {
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
+  __atomic_store_n(&c->state[hnsw_index_in_chunk(slot)], state,
+                   __ATOMIC_RELEASE);
+}
+
+static inline unsigned hnsw_level(const strata_hnsw *h, uint32_t slot) {
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
+  return __atomic_load_n(&c->level[hnsw_index_in_chunk(slot)],
+                         __ATOMIC_ACQUIRE);
+}
+
+static inline bool hnsw_is_result(uint8_t state) {
+  return (state & HNSW_STATE_MASK) == HNSW_PRESENT;
+}
+
+static inline uint32_t hnsw_list_cap(const strata_hnsw *h, unsigned level) {
+  return level == 0 ? h->m0 : h->m;
+}
+
+/* Returns the list of `slot` at `level` (count first), or NULL when the
+ * node has no such level. */
+static inline uint32_t *hnsw_list(const strata_hnsw *h, uint32_t slot,
+                                  unsigned level) {
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
+  if (!c)
+    return NULL;
+  size_t i = hnsw_index_in_chunk(slot);
+  if (level == 0)
+    return c->links0 + i * h->rec0;
+  unsigned node_level = __atomic_load_n(&c->level[i], __ATOMIC_ACQUIRE);
+  if (node_level == HNSW_LEVEL_UNSET || level > node_level)
+    return NULL;
+  uint32_t *upper = __atomic_load_n(&c->upper[i], __ATOMIC_ACQUIRE);
+  if (!upper)
+    return NULL;
+  return upper + (size_t)(level - 1) * h->recu;
+}
+
+/* Copies a list for a reader holding no lock.  Returns the count, clamped
+ * to `cap` so that a torn read can never overrun `out`. */
+static inline uint32_t hnsw_read_list(const uint32_t *list, uint32_t cap,
+                                      uint32_t *out) {
+  if (!list)
+    return 0;
+  uint32_t n = __atomic_load_n(&list[0], __ATOMIC_ACQUIRE);
+  if (n > cap)
+    n = cap;
+  for (uint32_t i = 0; i < n; i++)
+    out[i] = __atomic_load_n(&list[1 + i], __ATOMIC_ACQUIRE);
+  return n;
+}
+
+/* Publishes `n` links; the caller holds the list's stripe lock. */
+static inline void hnsw_write_list(uint32_t *list, const uint32_t *ids,
+                                   uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    __atomic_store_n(&list[1 + i], ids[i], __ATOMIC_RELEASE);
+  __atomic_store_n(&list[0], n, __ATOMIC_RELEASE);
+}
+
+static inline pthread_mutex_t *hnsw_lock_of(strata_hnsw *h, uint32_t slot) {
+  return &h->link_locks[slot & (HNSW_LOCK_STRIPES - 1)];
+}
+
+static inline uint64_t hnsw_entry_pack(uint32_t slot, unsigned level) {
+  return ((uint64_t)level << 32) | slot;
+}
+
+static inline uint64_t hnsw_entry_load(const strata_hnsw *h) {
+  return __atomic_load_n(&h->entry, __ATOMIC_ACQUIRE);
+}
+
+static inline uint32_t hnsw_entry_slot(uint64_t entry) {
+  return (uint32_t)entry;
+}
+
+static inline unsigned hnsw_entry_level(uint64_t entry) {
+  return (unsigned)(entry >> 32);
+}
+
+/* ---- Distances -------------------------------------------------------- */
+
+static inline const float *hnsw_vector(const strata_hnsw *h, uint32_t slot) {
+  return strata_vs_vector(h->store, slot);
+}
+
+static inline float hnsw_distance(const strata_hnsw *h, const float *a,
+                                  const float *b) {
+  float d = h->dist_fn(a, b, h->dim);
+  return h->negate ? -d : d;
+}
+
+/* Converts an internal distance to a score in the flat.h convention. */
+float hnsw_score(const strata_hnsw *h, float dist);
+
+/* ---- Heaps ------------------------------------------------------------ */
+
+static inline bool hnsw_cand_less(hnsw_cand a, hnsw_cand b) {
+  return a.dist < b.dist || (a.dist == b.dist && a.slot < b.slot);
+}
+
+/* Makes room for `extra` more items; false when out of memory. */
+bool hnsw_heap_reserve(hnsw_heap *heap, size_t extra);
+void hnsw_minheap_push(hnsw_heap *heap, hnsw_cand c);
+hnsw_cand hnsw_minheap_pop(hnsw_heap *heap);
+void hnsw_maxheap_push(hnsw_heap *heap, hnsw_cand c);
+hnsw_cand hnsw_maxheap_pop(hnsw_heap *heap);
+
+/* ---- Scratch ---------------------------------------------------------- */
+
+hnsw_scratch *hnsw_scratch_get(strata_hnsw *h);
+void hnsw_scratch_put(strata_hnsw *h, hnsw_scratch *s);
+
+/* Starts a new visited set sized for the current slot limit. */
+bool hnsw_visit_begin(strata_hnsw *h, hnsw_scratch *s);
+
+/* Grows the tag array to cover `slot`.  Returns the tag, or a dummy tag
+ * with s->oom set when out of memory. */
+uint16_t *hnsw_tag_grow(hnsw_scratch *s, uint32_t slot);
+
+/* Returns the tag of `slot`, growing the tag array when a node newer than
+ * the start of the query shows up. */
+static inline uint16_t *hnsw_tag(hnsw_scratch *s, uint32_t slot) {
+  if (slot < s->n_tags)
+    return &s->tags[slot];
+  return hnsw_tag_grow(s, slot);
+}
+
+/* Makes room for `n` entries in found/seeds and pool. */
+bool hnsw_scratch_reserve_found(hnsw_scratch *s, size_t n);
+bool hnsw_scratch_reserve_pool(hnsw_scratch *s, size_t n);
+
+/* ---- Search (hnsw_search.c) -------------------------------------------- */
+
+/* What a beam may return.  Nodes outside it are still walked through. */
+typedef struct hnsw_target {
+  const float *vec;
+  uint32_t exclude;       /* never returned (the node being linked) */
+  bool accept_inserting;  /* INSERTING nodes are eligible (construction) */
+  const strata_slot_filter *filter;
+} hnsw_target;
+
+/* Moves *cur greedily towards t->vec on levels from_level down to
+ * to_level + 1, through any node. */
+void hnsw_greedy_descend(strata_hnsw *h, hnsw_scratch *s,
+                         const float *vec, uint32_t *cur, float *cur_dist,
+                         unsigned from_level, unsigned to_level);
+
+/* Beam search of width ef on one level from s->seeds (SEARCH-LAYER,
+ * Algorithm 2).  Leaves up to ef eligible nodes in s->found, nearest
+ * first.  Returns false when out of memory. */
+bool hnsw_beam_search(strata_hnsw *h, hnsw_scratch *s, const hnsw_target *t,
+                      unsigned level, size_t ef);
+
+/* ---- Linking (hnsw_build.c) -------------------------------------------- */
+
+/* Picks up to `max` neighbours from s->pool[0, n), sorted nearest first,
+ * by the heuristic of Algorithm 4.  Writes them to s->picked and returns
+ * their count. */
+uint32_t hnsw_select_neighbors(strata_hnsw *h, hnsw_scratch *s, size_t n,
+                               uint32_t max);
+
+/* Sorts s->pool[0, n) nearest first. */
+void hnsw_sort_pool(hnsw_scratch *s, size_t n);
+
+/* ---- Deletes (hnsw_delete.c) -------------------------------------------- */
+
+/* Reselects the list of `slot` at `level` under its lock, dropping
+ * REMOVED links and `drop`, with candidates from the surviving links, the
+ * links of REMOVED neighbours and `extra`.  Returns false when out of
+ * memory (the list is then unchanged). */
+bool hnsw_repair_list(strata_hnsw *h, hnsw_scratch *s, uint32_t slot,
+                      unsigned level, uint32_t drop, const uint32_t *extra,
+                      uint32_t n_extra);
+
+/* Returns the packed entry of the PRESENT node of highest level, or
+ * HNSW_NONE when there is none.  The caller holds entry_lock. */
+uint64_t hnsw_find_entry(strata_hnsw *h);
+
+/* ---- Shared helpers ------------------------------------------------------ */
+
+/* Allocates the chunk holding `slot` if needed. */
+bool hnsw_ensure_chunk(strata_hnsw *h, uint32_t slot);
+
+/* Allocates the upper-level block of a node whose level is `level`. */
+bool hnsw_alloc_upper(strata_hnsw *h, uint32_t slot, unsigned level);
+
+/* Verifies the invariants; the caller excludes writers. */
+int hnsw_check_locked(strata_hnsw *h, char *msg, size_t msg_len);
+
+/* Allocates an index struct from validated parameters. */
+int hnsw_alloc(const strata_hnsw_params *params, strata_metric metric,
+               const strata_vector_store *store, strata_hnsw **out);
+
+#endif
