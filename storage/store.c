@@ -271,7 +271,9 @@ strata_status strata_store_open(const char *path, int create_if_missing,
   char **families =
       rocksdb_list_column_families(store->options, path, &n_families, &err);
   if (err) {
-    /* A directory without a database yet: open it with our families. */
+    /* A directory without a database yet: open it with our families.
+     * RocksDB 7.8 returns an empty array even on error. */
+    free(families);
     free(err);
     err = NULL;
     n_families = 0;
