@@ -34,7 +34,18 @@ static const char import_help[] =
     "  --create           create the collection from the file's dimension "
     "if missing\n"
     "  --distance D       with --create: Cosine, Euclid, Dot or Manhattan\n"
-    "  --data DIR         database directory\n";
+    "  --data DIR         database directory\n"
+    "\n"
+    "Formats:\n"
+    "  fvecs, bvecs, ivecs  per row: int32 dim, then dim float32, uint8 or "
+    "int32\n"
+    "  idx                  MNIST IDX: big-endian header, rows of any IDX "
+    "type\n"
+    "  raw                  float32 rows without header; needs --dim\n"
+    "  jsonl                one object per line: {\"id\": 7 or \"UUID\", "
+    "\"vector\":\n"
+    "                       [...] or {\"name\": [...]}, \"payload\": "
+    "{...}}\n";
 
 typedef struct import_state {
   const cli_args *args;
@@ -176,6 +187,8 @@ static int create_collection(import_state *state) {
     vectors[i].dim = strata_reader_vector_dim(state->reader, i);
     vectors[i].distance = distance;
   }
+  /* NOTE: a jsonl vector name first seen after the first batch is not
+   * created here; its rows then fail with "has no vector". */
   strata_collection_config config = {vectors, n};
   strata_status status =
       strata_collection_create(state->db, state->collection, &config);

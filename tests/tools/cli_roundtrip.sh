@@ -24,9 +24,16 @@ done >"$WORK/queries.fvecs"
   for j in 1 2 3 4; do le32 3; le32 $((10 * j)); le32 $((10 * j + 1)); le32 $((10 * j - 1)); done
 } >"$WORK/truth_off.ivecs"
 
-# Help.
+# Help, for the tool and for every command.
 run --help
 expect_line "import NAME FILE"
+for command in create import search get scroll count delete info drop; do
+  run "$command" --help
+  expect_line "usage: strata $command"
+  expect_line "--data DIR"
+done
+run --version
+grep -q '^strata [0-9]' "$WORK/out" || fail "--version: $(cat "$WORK/out")"
 run import --help
 expect_line "--format F"
 run search --help
@@ -137,6 +144,22 @@ run search docs --vector 0,0.5,0.1 --limit 2
 expect_out "1 550e8400-e29b-41d4-a716-446655440000 0.5
 2 18446744073709551615 0.1"
 
+# IDX (as in MNIST): three 2x2 images of unsigned bytes become 4-d vectors.
+{
+  be32 0x00000803; be32 3; be32 2; be32 2
+  printf '\x00\x01\x02\x03\x0a\x0b\x0c\x0d\xff\xfe\xfd\xfc'
+} | gzip -c >"$WORK/images.idx.gz"
+run import images "$WORK/images.idx.gz" --format idx --create --distance Manhattan
+expect_line "imported 3 points"
+run get images 2 --with-vectors
+expect_out '{"id":2,"payload":{},"vector":[255,254,253,252]}'
+
+# Raw queries take their dim from the collection when --dim is absent.
+{ f32 41 2; f32 1; f32 0; f32 0; } >"$WORK/query.raw"
+run search vecs --queries "$WORK/query.raw" --format raw --limit 1
+expect_out "query 0
+1 10 0.25"
+
 # Named vectors: created explicitly, filled from jsonl and from fvecs.
 run create multi --vector img:4:Euclid --vector txt:2:Cosine
 run info multi
@@ -156,6 +179,12 @@ run search multi --vector 1,1,0,0 --vector-name img --limit 2
 expect_out "1 1 0
 2 101 0"
 run_fails 1 "choose one with --vector-name" search multi --vector 0,1
+run search multi --queries "$WORK/named.jsonl" --format jsonl --first 2 \
+  --vector-name txt --limit 1
+expect_out "query 0
+1 1 1
+query 1
+1 2 1"
 
 # Delete and drop.
 run delete vecs 1 2 1000

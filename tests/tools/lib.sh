@@ -75,6 +75,12 @@ le32() {
   printf "\\x$(printf %02x $(((v >> 16) & 255)))\\x$(printf %02x $(((v >> 24) & 255)))"
 }
 
+be32() {
+  local v=$(( $1 & 0xFFFFFFFF ))
+  printf "\\x$(printf %02x $(((v >> 24) & 255)))\\x$(printf %02x $(((v >> 16) & 255)))"
+  printf "\\x$(printf %02x $(((v >> 8) & 255)))\\x$(printf %02x $((v & 255)))"
+}
+
 f32() {
   local m=$1 shift_by=${2:-0}
   if [ "$m" -eq 0 ]; then
