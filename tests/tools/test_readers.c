@@ -772,7 +772,9 @@ static void test_progress(void) {
 }
 
 int main(void) {
-  const char *base = getenv("TMPDIR");
+  const char *base = getenv("STRATA_TEST_TMP");
+  if (base == NULL || base[0] == '\0')
+    base = getenv("TMPDIR");
   snprintf(tmpdir, sizeof tmpdir, "%s/strata-readers-XXXXXX",
            base != NULL ? base : "/tmp");
   if (mkdtemp(tmpdir) == NULL) {
