@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds Strata,
+# imports two real datasets into a local data directory and searches them.
+#   - Fashion-MNIST (Debian package dataset-fashion-mnist): 60,000 images
+#     of 784 pixels, Euclid distance, queried with test-set images.
+#   - 778 SAP Fiori documentation chunks with all-MiniLM-L6-v2 embeddings
+#     (tests/data/fiori-docs), Cosine distance, payloads with their text.
+# The data directory is $STRATA_DATA, else ./strata-data.  Importing is
+# skipped for a collection that already exists, so running it again only
+# searches.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+"$root/scripts/install-deps.sh"
+
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j "$(nproc)" --target strata
+strata=$root/build/release/tools/strata
+export STRATA_DATA=${STRATA_DATA:-$root/strata-data}
+fmnist=/usr/share/datasets/fashion-mnist
+
+has_collection() {
+  "$strata" info "$1" >/dev/null 2>&1
+}
+
+echo "== data directory: $STRATA_DATA"
+if ! has_collection fashion-mnist; then
+  echo "== importing Fashion-MNIST (60,000 x 784, Euclid)"
+  "$strata" import fashion-mnist "$fmnist/train-images-idx3-ubyte.gz" \
+    --format idx --create --distance Euclid
+fi
+if ! has_collection fiori-docs; then
+  echo "== importing the Fiori documentation chunks (778 x 384, Cosine)"
+  "$strata" import fiori-docs tests/data/fiori-docs/embeddings.bin \
+    --format raw --dim 384 --payloads tests/data/fiori-docs/records.jsonl \
+    --create --distance Cosine
+fi
+
+echo
+echo "== strata info"
+"$strata" info
+echo
+echo "== 5 nearest training images to each of the first 3 test images"
+"$strata" search fashion-mnist --queries "$fmnist/t10k-images-idx3-ubyte.gz" \
+  --format idx --first 3 --limit 5
+echo
+echo "== documentation chunk 5 (first 200 characters)"
+"$strata" get fiori-docs 5 | cut -c 1-200
+echo
+echo "== chunks nearest to chunk 5, by title"
+"$strata" search fiori-docs --like 5 --limit 5 --payload-field title
