@@ -311,9 +311,22 @@ static int upsert_batch(import_state *state) {
     }
   }
 
+  /* The engine's message names a point of the batch; the prefix says
+   * where the batch came from in the file. */
   if (strata_upsert(state->db, state->collection, state->points,
-                    batch->count, &state->write_options) != STRATA_OK)
-    return import_error(state, "%s", strata_last_error());
+                    batch->count, &state->write_options) != STRATA_OK) {
+    if (batch->rows[0].line > 0)
+      return import_error(state, "%s lines %llu to %llu: %s", state->path,
+                          (unsigned long long)batch->rows[0].line,
+                          (unsigned long long)batch->rows[batch->count - 1]
+                              .line,
+                          strata_last_error());
+    return import_error(state, "%s rows %llu to %llu: %s", state->path,
+                        (unsigned long long)state->imported,
+                        (unsigned long long)(state->imported + batch->count -
+                                             1),
+                        strata_last_error());
+  }
   state->imported += batch->count;
   return 0;
 }

@@ -68,10 +68,19 @@ printf '{"id": 1, "vector": [1, 2, 3, 4]}\n{"id": -4, "vector": [1, 2, 3, 4]}\n'
   >"$WORK/neg_id.jsonl"
 run_fails 1 "failed after 1 points: $WORK/neg_id.jsonl:2: negative id -4" \
   import c "$WORK/neg_id.jsonl" --format jsonl --batch 1
+run count c
+expect_out "1"
 run_fails 2 "--ids-from does not apply to jsonl" \
   import c "$WORK/neg_id.jsonl" --format jsonl --ids-from 5
 run_fails 2 "--ids-from -1 is invalid" \
   import c "$WORK/base.fvecs" --format fvecs --ids-from -1
+
+# A batch the engine rejects (it does not store \u0000 in payloads) is
+# reported with the file lines it came from, and nothing of it is stored.
+printf '{"id": 1, "vector": [1, 2, 3, 4]}\n{"id": 2, "vector": [1, 2, 3, 4], "payload": {"a": "\\u0000"}}\n' \
+  >"$WORK/nul.jsonl"
+run_fails 1 "$WORK/nul.jsonl lines 1 to 2: " import c "$WORK/nul.jsonl" --format jsonl
+run_fails 1 "point 2 not found" get c 2
 
 # Payload files that do not match the vectors.
 printf '{"a": 1}\n{"a": 2}\n' >"$WORK/two.jsonl"
