@@ -32,6 +32,7 @@
 #include "flat.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,18 +186,30 @@ static void block_keys(const strata_kernels *kern, strata_metric metric,
   }
 }
 
-/* Offers one block's keys of live slots to each query's candidate heap. */
-static void block_push(const strata_vector_store *vs, size_t nq,
-                       size_t first, size_t nx, batch_scratch *s) {
+/*
+ * Offers one block's keys of live slots to each query's candidate heap.
+ * Most keys lose to the heap's worst entry, so the loop tests each key
+ * against a cached threshold first and only then takes the heap path.
+ */
+static void block_push(const strata_vector_store *vs, strata_metric metric,
+                       size_t nq, size_t first, size_t nx,
+                       batch_scratch *s) {
+  int larger_better = metric == STRATA_METRIC_DOT;
   for (size_t i = 0; i < nq; i++) {
     strata_topk *top = &s->tops[i];
     const float *row = s->dots + i * s->block;
+    /* While the heap is not full every key is admitted; NAN makes both
+     * comparisons below false, so such keys reach the heap's own test. */
+    float worst = top->n < top->k ? NAN : top->hits[0].score;
     for (size_t j = 0; j < nx; j++) {
-      if (!strata_topk_admits(top, row[j]))
+      float key = row[j];
+      if (larger_better ? key < worst : key > worst)
         continue;
-      if (!strata_vs_is_live(vs, first + j))
+      if (!strata_vs_is_live(vs, first + j) ||
+          !strata_topk_admits(top, key))
         continue;
-      strata_topk_push(top, (strata_hit){(uint32_t)(first + j), row[j]});
+      strata_topk_push(top, (strata_hit){(uint32_t)(first + j), key});
+      worst = top->n < top->k ? NAN : top->hits[0].score;
     }
   }
 }
@@ -236,10 +249,10 @@ static size_t finish_query(const strata_vector_store *vs,
   return n;
 }
 
-int strata_flat_search_batch(const strata_vector_store *vs,
-                             strata_metric metric, const float *queries,
-                             size_t nq, size_t k, strata_hit *out,
-                             size_t *counts) {
+/* The single-threaded batch search behind both public batch functions. */
+static int search_batch(const strata_vector_store *vs, strata_metric metric,
+                        const float *queries, size_t nq, size_t k,
+                        strata_hit *out, size_t *counts) {
   const strata_kernels *kern = strata_kernels_get();
   pair_kernel exact = kernel_for(kern, metric);
   if (!exact)
@@ -270,7 +283,7 @@ int strata_flat_search_batch(const strata_vector_store *vs,
       if (block_all_free(vs, first, nx))
         continue;
       block_keys(kern, metric, vs, group_queries, gq, first, nx, &s);
-      block_push(vs, gq, first, nx, &s);
+      block_push(vs, metric, gq, first, nx, &s);
     }
 
     for (size_t i = 0; i < gq; i++) {
@@ -282,4 +295,75 @@ int strata_flat_search_batch(const strata_vector_store *vs,
 
   free(s.mem);
   return 0;
+}
+
+int strata_flat_search_batch(const strata_vector_store *vs,
+                             strata_metric metric, const float *queries,
+                             size_t nq, size_t k, strata_hit *out,
+                             size_t *counts) {
+  return search_batch(vs, metric, queries, nq, k, out, counts);
+}
+
+/* One thread's share of a threaded batch: a contiguous run of queries. */
+typedef struct batch_slice {
+  const strata_vector_store *vs;
+  strata_metric metric;
+  const float *queries;
+  size_t nq, k;
+  strata_hit *out;
+  size_t *counts;
+  int rc;
+} batch_slice;
+
+static void *run_slice(void *arg) {
+  batch_slice *b = arg;
+  b->rc = search_batch(b->vs, b->metric, b->queries, b->nq, b->k, b->out,
+                       b->counts);
+  return NULL;
+}
+
+int strata_flat_search_batch_threads(const strata_vector_store *vs,
+                                     strata_metric metric,
+                                     const float *queries, size_t nq,
+                                     size_t k, strata_hit *out,
+                                     size_t *counts, unsigned threads) {
+  if (threads > STRATA_FLAT_MAX_THREADS)
+    threads = STRATA_FLAT_MAX_THREADS;
+  if (threads > nq)
+    threads = (unsigned)nq;
+  if (threads <= 1)
+    return search_batch(vs, metric, queries, nq, k, out, counts);
+
+  /* Slice 0 runs on the calling thread; the others on new threads. */
+  batch_slice slices[STRATA_FLAT_MAX_THREADS];
+  pthread_t ids[STRATA_FLAT_MAX_THREADS];
+  int started[STRATA_FLAT_MAX_THREADS] = {0};
+  size_t first = 0;
+  for (unsigned t = 0; t < threads; t++) {
+    size_t n = nq / threads + (t < nq % threads);
+    slices[t] = (batch_slice){.vs = vs,
+                              .metric = metric,
+                              .queries = queries + first * vs->dim,
+                              .nq = n,
+                              .k = k,
+                              .out = out + first * k,
+                              .counts = counts + first,
+                              .rc = -1};
+    first += n;
+  }
+  for (unsigned t = 1; t < threads; t++)
+    started[t] = pthread_create(&ids[t], NULL, run_slice, &slices[t]) == 0;
+  run_slice(&slices[0]);
+
+  int rc = slices[0].rc;
+  for (unsigned t = 1; t < threads; t++) {
+    if (!started[t]) {
+      rc = -1;
+      continue;
+    }
+    pthread_join(ids[t], NULL);
+    if (slices[t].rc != 0)
+      rc = -1;
+  }
+  return rc;
 }

@@ -56,4 +56,19 @@ int strata_flat_search_batch(const strata_vector_store *vs,
                              size_t nq, size_t k, strata_hit *out,
                              size_t *counts);
 
+#define STRATA_FLAT_MAX_THREADS 64
+
+/* Same answers as strata_flat_search_batch, with the queries split into
+ * up to `threads` contiguous runs searched in parallel (the calling thread
+ * takes one run, the others get new pthreads; at most
+ * STRATA_FLAT_MAX_THREADS).  Every thread reads the whole store, so the
+ * caller must keep it unchanged until the call returns, as for any
+ * search.  threads <= 1 searches on the calling thread.  Returns 0, or -1
+ * when out of memory or a thread could not be started. */
+int strata_flat_search_batch_threads(const strata_vector_store *vs,
+                                     strata_metric metric,
+                                     const float *queries, size_t nq,
+                                     size_t k, strata_hit *out,
+                                     size_t *counts, unsigned threads);
+
 #endif

@@ -209,6 +209,32 @@ static void check_single(const strata_vector_store *vs, const float *queries,
   }
 }
 
+/* The threaded batch must return exactly what the plain batch returns. */
+static void check_threaded(const strata_vector_store *vs,
+                           strata_metric metric, const float *queries,
+                           size_t nq, size_t k, const strata_hit *want,
+                           const size_t *want_counts, unsigned threads) {
+  strata_hit *got = malloc(nq * k * sizeof *got);
+  size_t *counts = malloc(nq * sizeof *counts);
+  int rc = strata_flat_search_batch_threads(vs, metric, queries, nq, k, got,
+                                            counts, threads);
+  CHECK(rc == 0, "%u threads %s returned %d", threads, metric_names[metric],
+        rc);
+  for (size_t q = 0; q < nq && rc == 0; q++) {
+    CHECK(counts[q] == want_counts[q], "%u threads query %zu: %zu hits, "
+          "want %zu", threads, q, counts[q], want_counts[q]);
+    for (size_t i = 0; i < counts[q] && i < want_counts[q]; i++) {
+      const strata_hit *a = &got[q * k + i], *b = &want[q * k + i];
+      CHECK(a->slot == b->slot && a->score == b->score,
+            "%u threads %s query %zu hit %zu: slot %u score %.9g, want "
+            "slot %u score %.9g", threads, metric_names[metric], q, i,
+            a->slot, a->score, b->slot, b->score);
+    }
+  }
+  free(counts);
+  free(got);
+}
+
 /* Batch answers must match the brute force and, slot for slot and bit for
  * bit, strata_flat_search; only equal scores may swap slots. */
 static void check_batch(const strata_vector_store *vs, const float *queries,
@@ -221,6 +247,9 @@ static void check_batch(const strata_vector_store *vs, const float *queries,
     int rc = strata_flat_search_batch(vs, metric, queries, nq, k, batch,
                                       counts);
     CHECK(rc == 0, "batch %s returned %d", metric_names[m], rc);
+    check_threaded(vs, metric, queries, nq, k, batch, counts, 0);
+    check_threaded(vs, metric, queries, nq, k, batch, counts, 3);
+    check_threaded(vs, metric, queries, nq, k, batch, counts, 1000);
     for (size_t q = 0; q < nq; q++) {
       const float *query = queries + q * vs->dim;
       const strata_hit *got = batch + q * k;

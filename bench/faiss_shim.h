@@ -1,0 +1,56 @@
+/*
+ * C interface to a FAISS IndexFlatL2, for benchmarks written in C.
+ *
+ * Every function catches C++ exceptions and returns an error code instead:
+ * 0 on success, STRATA_FAISS_ENOMEM when FAISS ran out of memory,
+ * STRATA_FAISS_EFAISS for any other exception; then
+ * strata_faiss_last_error() returns its message.
+ */
+#ifndef STRATA_BENCH_FAISS_SHIM_H
+#define STRATA_BENCH_FAISS_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_FAISS_ENOMEM (-1)
+#define STRATA_FAISS_EFAISS (-2)
+
+typedef struct strata_faiss_flat strata_faiss_flat;
+
+/* Creates an empty IndexFlatL2 of `dim` dimensions in *out. */
+int strata_faiss_flat_create(size_t dim, strata_faiss_flat **out);
+
+/* Appends n vectors (rows of dim floats); FAISS copies them. */
+int strata_faiss_flat_add(strata_faiss_flat *index, size_t n,
+                          const float *vectors);
+
+/* Searches nq queries; writes nq * k squared L2 distances and ids.
+ * FAISS uses BLAS sgemm when nq >= faiss::distance_compute_blas_threshold
+ * (20 by default) and a per-vector loop below that. */
+int strata_faiss_flat_search(strata_faiss_flat *index, size_t nq,
+                             const float *queries, size_t k,
+                             float *distances, int64_t *ids);
+
+void strata_faiss_flat_free(strata_faiss_flat *index);
+
+/* Sets the OpenMP thread count FAISS uses (omp_set_num_threads). */
+void strata_faiss_set_omp_threads(int threads);
+
+/* Returns the OpenMP thread limit now in force (omp_get_max_threads). */
+int strata_faiss_omp_threads(void);
+
+/* Returns FAISS's BLAS threshold (faiss::distance_compute_blas_threshold). */
+int strata_faiss_blas_threshold(void);
+
+/* Message of the last exception caught on this thread, or "". */
+const char *strata_faiss_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
