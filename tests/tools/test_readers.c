@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <zlib.h>
 
 #include "json_scan.h"
@@ -723,6 +724,67 @@ static void test_json_scan(void) {
   free(decoded);
 }
 
+/* Mutates valid JSON at random and checks that the scanner accepts
+ * exactly what jansson accepts.  The mutations insert, delete or replace
+ * one byte from an alphabet without digits, so numbers never grow beyond
+ * what jansson's integer parsing accepts. */
+static void test_json_scan_matches_jansson(void) {
+  static const char *seeds[] = {
+      "{\"a\": [1, -2.5e3, true, false, null], \"b\": {\"c\": \"x\"}}",
+      "[\"\\u00e9\\ud83d\\ude00\", \"\xc3\xa9\xf0\x9f\x98\x80\", {}]",
+      "{\"id\": 7, \"vector\": [0.5, 1], \"payload\": {\"k\": [[], {}]}}",
+  };
+  static const char alphabet[] = "{}[]\":,\\ ute0nlfr.-\x80\xc3\xa9\xed\xff\t";
+  uint32_t state = 12345;
+  int disagreements = 0;
+
+  for (int round = 0; round < 20000; round++) {
+    char text[256];
+    const char *seed = seeds[round % 3];
+    size_t len = strlen(seed);
+    memcpy(text, seed, len);
+
+    int edits = 1 + round % 3;
+    for (int e = 0; e < edits; e++) {
+      state = state * 1103515245u + 12345u;
+      size_t at = (state >> 8) % (len + 1);
+      state = state * 1103515245u + 12345u;
+      char c = alphabet[(state >> 8) % (sizeof alphabet - 1)];
+      switch ((state >> 20) % 3) {
+      case 0: /* insert */
+        memmove(text + at + 1, text + at, len - at);
+        text[at] = c;
+        len++;
+        break;
+      case 1: /* delete */
+        if (at < len) {
+          memmove(text + at, text + at + 1, len - at - 1);
+          len--;
+        }
+        break;
+      default: /* replace */
+        if (at < len)
+          text[at] = c;
+        break;
+      }
+    }
+
+    strata_json_span span;
+    strata_json_error error;
+    json_error_t jansson_error;
+    int ours = strata_json_scan(text, len, &span, &error) == 0;
+    json_t *value =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jansson_error);
+    int theirs = value != NULL;
+    json_decref(value);
+    if (ours != theirs && disagreements++ < 5)
+      fprintf(stderr, "scanner %s but jansson %s: %.*s (%s)\n",
+              ours ? "accepts" : "rejects", theirs ? "accepts" : "rejects",
+              (int)len, text, ours ? jansson_error.text : error.message);
+  }
+  CHECK(disagreements == 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Progress                                                             */
 
@@ -795,6 +857,7 @@ int main(void) {
   test_payload_lines();
   test_jsonl_long_line();
   test_json_scan();
+  test_json_scan_matches_jansson();
   test_progress();
 
   char command[600];
