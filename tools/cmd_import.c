@@ -311,7 +311,7 @@ static int upsert_batch(import_state *state) {
     }
   }
 
-  /* The engine's message names a point of the batch; the prefix says
+  /* The engine's message names a point of the batch; the prefix names
    * where the batch came from in the file. */
   if (strata_upsert(state->db, state->collection, state->points,
                     batch->count, &state->write_options) != STRATA_OK) {

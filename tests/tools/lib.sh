@@ -1,7 +1,7 @@
-# Helpers for the strata CLI tests.  A test script sources this file after
-# setting STRATA (the binary) and gets a fresh data directory in $DATA.
-#
-# Usage in CMake: bash SCRIPT STRATA_BINARY TMP_ROOT [extra args]
+# Helpers for the strata CLI tests.  A test script is run as
+#   bash SCRIPT STRATA_BINARY TMP_ROOT [extra args]
+# and sources this file, which creates a scratch directory $WORK under
+# TMP_ROOT (deleted on exit) and sets STRATA_DATA to a database inside it.
 
 set -euo pipefail
 
