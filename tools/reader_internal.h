@@ -19,7 +19,8 @@ typedef struct source {
   char *path;
   gzFile gz;
   int compressed;
-  uint64_t file_size;
+  int sized;          /* a regular file, so file_size is its length */
+  uint64_t file_size; /* 0 unless sized */
   uint64_t offset; /* decompressed bytes consumed */
   int at_eof;
 
@@ -60,6 +61,7 @@ struct strata_reader {
   uint32_t dim;      /* dense formats */
   size_t elem_size;  /* bytes per value in the file */
   int idx_type;      /* IDX type byte */
+  int header_read;   /* vecs formats: row 0's dim was consumed by open */
   int64_t total;     /* rows, or -1 when unknown */
   uint64_t rows_read;
   unsigned char *scratch;

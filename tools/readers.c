@@ -36,13 +36,20 @@ int source_open(source *src, const char *path) {
              strerror(errno));
     return -1;
   }
-  if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     snprintf(src->error, sizeof src->error, "%s: cannot read: %s", path,
-             S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno));
+             strerror(errno));
     close(fd);
     return -1;
   }
-  src->file_size = (uint64_t)st.st_size;
+  if (S_ISDIR(st.st_mode)) {
+    snprintf(src->error, sizeof src->error, "%s: cannot read: it is a "
+             "directory", path);
+    close(fd);
+    return -1;
+  }
+  src->sized = S_ISREG(st.st_mode);
+  src->file_size = src->sized ? (uint64_t)st.st_size : 0;
   src->gz = gzdopen(fd, "rb");
   if (src->gz == NULL) {
     snprintf(src->error, sizeof src->error, "%s: cannot open: out of memory",
@@ -403,6 +410,39 @@ static int check_dim(strata_reader *reader, int32_t dim, uint64_t offset) {
   return 0;
 }
 
+/* Reads and checks the 4-byte dim header of the next fvecs, bvecs or
+ * ivecs row and sets *row_offset to where the row starts.  Returns 1, 0
+ * at the end of the file, or -1 on error. */
+static int read_row_header(strata_reader *reader, uint64_t *row_offset) {
+  unsigned char header[4];
+
+  /* Opening the file consumed row 0's header to learn the dim. */
+  if (reader->header_read) {
+    reader->header_read = 0;
+    *row_offset = 0;
+    return 1;
+  }
+  *row_offset = reader->src.offset;
+  long got = source_read(&reader->src, header, sizeof header);
+  if (got < 0)
+    return -1;
+  if (got == 0)
+    return 0;
+  if (got < 4)
+    return source_fail_at(&reader->src, *row_offset,
+                          "truncated row %llu: %ld of 4 header bytes",
+                          (unsigned long long)reader->rows_read, got);
+  int32_t dim = (int32_t)load_le32(header);
+  if (check_dim(reader, dim, *row_offset) < 0)
+    return -1;
+  if ((uint32_t)dim != reader->dim)
+    return source_fail_at(&reader->src, *row_offset,
+                          "row %llu has dim %d, expected %u as in row 0",
+                          (unsigned long long)reader->rows_read, dim,
+                          reader->dim);
+  return 1;
+}
+
 /* fvecs, bvecs and ivecs: every row repeats its dim in a 4-byte header. */
 static int vecs_next(strata_reader *reader, size_t max_rows,
                      strata_batch *batch) {
@@ -411,26 +451,11 @@ static int vecs_next(strata_reader *reader, size_t max_rows,
   if (reserve_scratch(reader, data_bytes) < 0)
     return source_fail_at(&reader->src, reader->src.offset, "out of memory");
   while (batch->count < max_rows) {
-    unsigned char header[4];
-    uint64_t row_offset = reader->src.offset;
-    long got = source_read(&reader->src, header, sizeof header);
-    if (got < 0)
-      return -1;
-    if (got == 0)
-      break;
-    if (got < 4)
-      return source_fail_at(&reader->src, row_offset,
-                            "truncated row %llu: %ld of 4 header bytes",
-                            (unsigned long long)reader->rows_read, got);
-    int32_t dim = (int32_t)load_le32(header);
-    if (check_dim(reader, dim, row_offset) < 0)
-      return -1;
-    if ((uint32_t)dim != reader->dim)
-      return source_fail_at(&reader->src, row_offset,
-                            "row %llu has dim %d, expected %u as in row 0",
-                            (unsigned long long)reader->rows_read, dim,
-                            reader->dim);
-    got = source_read(&reader->src, reader->scratch, data_bytes);
+    uint64_t row_offset;
+    int rc = read_row_header(reader, &row_offset);
+    if (rc <= 0)
+      return rc;
+    long got = source_read(&reader->src, reader->scratch, data_bytes);
     if (got < 0)
       return -1;
     if ((size_t)got < data_bytes)
@@ -512,16 +537,12 @@ static int open_vecs(strata_reader *reader) {
   if (check_dim(reader, dim, 0) < 0)
     return -1;
   reader->dim = (uint32_t)dim;
-  if (!reader->src.compressed)
+  if (!reader->src.compressed && reader->src.sized)
     reader->total = (int64_t)(reader->src.file_size /
                               (4 + reader->dim * reader->elem_size));
 
-  /* Start again at row 0: rewinding is cheap for plain files and restarts
-   * decompression for gzip ones. */
-  if (gzrewind(reader->src.gz) != 0)
-    return source_fail_at(&reader->src, 0, "cannot rewind");
-  reader->src.offset = 0;
-  reader->src.at_eof = 0;
+  /* No rewind, so that pipes work: the first read skips this header. */
+  reader->header_read = 1;
   return 0;
 }
 
@@ -608,7 +629,7 @@ int strata_reader_open(const char *path, strata_format format, uint32_t dim,
     }
     reader->dim = dim;
     reader->elem_size = 4;
-    if (!reader->src.compressed)
+    if (!reader->src.compressed && reader->src.sized)
       reader->total = (int64_t)(reader->src.file_size / (4 * (uint64_t)dim));
     break;
   case STRATA_FORMAT_JSONL:
@@ -710,25 +731,14 @@ int strata_ivecs_load(const char *path, strata_ivecs *out, char *error) {
     goto fail;
   }
   for (;;) {
-    unsigned char header[4];
-    uint64_t row_offset = reader->src.offset;
-    long got = source_read(&reader->src, header, sizeof header);
-    if (got < 0)
+    uint64_t row_offset;
+    reader->rows_read = out->rows;
+    int rc = read_row_header(reader, &row_offset);
+    if (rc < 0)
       goto fail;
-    if (got == 0)
+    if (rc == 0)
       break;
-    if (got < 4) {
-      source_fail_at(&reader->src, row_offset, "truncated row %zu: %ld of 4 "
-                     "header bytes", out->rows, got);
-      goto fail;
-    }
-    int32_t dim = (int32_t)load_le32(header);
-    if ((uint32_t)dim != out->dim) {
-      source_fail_at(&reader->src, row_offset, "row %zu has dim %d, expected "
-                     "%u as in row 0", out->rows, dim, out->dim);
-      goto fail;
-    }
-    got = source_read(&reader->src, reader->scratch, data_bytes);
+    long got = source_read(&reader->src, reader->scratch, data_bytes);
     if (got < 0)
       goto fail;
     if ((size_t)got < data_bytes) {

@@ -112,6 +112,14 @@ expect_out '{"id":1000,"payload":{},"vector":[0,1,0,0]}
 {"id":1049,"payload":{},"vector":[49,1,0,0]}'
 run_fails 1 "point 1050 not found in collection \"vecs2\"" get vecs2 1050
 
+# A pipe cannot be rewound or sized; plain and gzip input still import.
+run import piped <(cat "$WORK/base.fvecs") --format fvecs --create --distance Euclid
+expect_line "imported 100 points"
+run import piped <(gzip -c "$WORK/base.fvecs") --format fvecs --ids-from 100
+expect_line "imported 100 points"
+run get piped 199 --with-vectors
+expect_out '{"id":199,"payload":{},"vector":[99,1,0,0]}'
+
 # Payloads paired by line, printed whole or by field.
 for i in $(seq 0 99); do
   echo "{\"i\": $i, \"text\": \"point\\tnumber $i\"}"
