@@ -431,6 +431,10 @@ int cmd_search(int argc, char **argv) {
     cli_usage("search", "--truth applies only with --queries");
     goto done;
   }
+  if (cli_has(&args, "quiet") && !cli_has(&args, "truth")) {
+    cli_usage("search", "--quiet applies only with --truth");
+    goto done;
+  }
   if (cli_get_u64(&args, "limit", 1, 100000, &k) < 0)
     goto done;
 
@@ -438,7 +442,7 @@ int cmd_search(int argc, char **argv) {
   state.collection = args.positional[0];
   state.k = (uint32_t)k;
   state.field = cli_get(&args, "payload-field");
-  state.quiet = cli_has(&args, "quiet") && cli_has(&args, "truth");
+  state.quiet = cli_has(&args, "quiet");
   if (cli_has(&args, "with-payload") || state.field != NULL)
     state.with = STRATA_WITH_PAYLOAD;
 

@@ -103,6 +103,7 @@ run_fails 2 "give exactly one of" search c --vector 1,2,3,4 --like 1
 run_fails 2 "invalid at component 2" search c --vector 1,2,x,4
 run_fails 2 "--truth applies only with --queries" \
   search c --vector 1,2,3,4 --truth "$WORK/base.fvecs"
+run_fails 2 "--quiet applies only with --truth" search c --vector 1,2,3,4 --quiet
 run_fails 2 'unknown distance "Hamming"' create d --dim 4 --distance Hamming
 run_fails 2 "--dim and --distance must be given together" create d --dim 4
 run_fails 2 '--vector "img:0:Dot" is invalid' create d --vector img:0:Dot
