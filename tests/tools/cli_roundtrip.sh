@@ -45,10 +45,20 @@ expect_out "created collection \"vecs\""
 run import vecs "$WORK/base.fvecs" --format fvecs --batch 30
 grep -q '^imported 100 points in .* s (.*/s)$' "$WORK/out" ||
   fail "import summary: $(cat "$WORK/out")"
+[ ! -s "$WORK/err" ] || fail "import wrote to stderr, which is not a terminal"
 run count vecs
 expect_out "100"
+
+# On a terminal, stderr shows the bar: percentage, count, rate and ETA.
+if command -v script >/dev/null; then
+  script -qec "'$STRATA' import tty '$WORK/base.fvecs' --format fvecs --create --distance Dot" \
+    /dev/null >"$WORK/tty" </dev/null
+  grep -q 'points  [0-9]*/s  ETA' "$WORK/tty" || fail "no progress bar: $(cat -v "$WORK/tty")"
+  grep -q '100/100 points' "$WORK/tty" || fail "bar count: $(cat -v "$WORK/tty")"
+  grep -q 'imported 100 points' "$WORK/tty" || fail "no summary on a terminal"
+fi
 run info
-expect_out "$(printf 'vecs\t100 points')"
+expect_line "$(printf 'vecs\t100 points')"
 run info vecs
 expect_out "collection: vecs
 points: 100
