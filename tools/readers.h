@@ -98,7 +98,8 @@ int strata_reader_next(strata_reader *reader, size_t max_rows,
 const char *strata_reader_error(const strata_reader *reader);
 
 /* Returns the total row count, or -1 when it is not known in advance
- * (jsonl, and gzip-compressed files without an IDX header). */
+ * (jsonl, gzip-compressed files and pipes, except IDX, whose header
+ * states it). */
 int64_t strata_reader_total_rows(const strata_reader *reader);
 
 /* Returns bytes of the file consumed so far (compressed bytes for gzip)
