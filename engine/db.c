@@ -127,7 +127,7 @@ static strata_collection *config_from_json(const char *name, const char *text,
     json_t *vname = json_object_get(v, "name");
     json_t *dim = json_object_get(v, "dim");
     json_t *dist = json_object_get(v, "distance");
-    strata_distance distance;
+    strata_distance distance = STRATA_DISTANCE_COSINE;
     ok = json_is_string(vname) && json_is_integer(dim) &&
          json_integer_value(dim) > 0 &&
          json_integer_value(dim) <= STRATA_MAX_DIM &&

@@ -25,9 +25,14 @@ has_collection() {
 
 echo "== data directory: $STRATA_DATA"
 if ! has_collection fashion-mnist; then
-  echo "== importing Fashion-MNIST (60,000 x 784, Euclid)"
+  echo "== importing Fashion-MNIST (60,000 x 784, Euclid, class as payload)"
+  # The label file is IDX too: an 8-byte header, then one byte per image.
+  labels=$(mktemp)
+  zcat "$fmnist/train-labels-idx1-ubyte.gz" | tail -c +9 |
+    od -An -v -tu1 -w1 | awk '{print "{\"label\": " $1 "}"}' >"$labels"
   "$strata" import fashion-mnist "$fmnist/train-images-idx3-ubyte.gz" \
-    --format idx --create --distance Euclid
+    --format idx --payloads "$labels" --create --distance Euclid
+  rm -f "$labels"
 fi
 if ! has_collection fiori-docs; then
   echo "== importing the Fiori documentation chunks (778 x 384, Cosine)"
@@ -41,8 +46,9 @@ echo "== strata info"
 "$strata" info
 echo
 echo "== 5 nearest training images to each of the first 3 test images"
+echo "   (their classes are 9, 2 and 1; the last column is each hit's class)"
 "$strata" search fashion-mnist --queries "$fmnist/t10k-images-idx3-ubyte.gz" \
-  --format idx --first 3 --limit 5
+  --format idx --first 3 --limit 5 --payload-field label
 echo
 echo "== documentation chunk 5 (first 200 characters)"
 "$strata" get fiori-docs 5 | cut -c 1-200
