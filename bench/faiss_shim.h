@@ -2,9 +2,9 @@
  * C interface to a FAISS IndexFlatL2, for benchmarks written in C.
  *
  * Every function catches C++ exceptions and returns an error code instead:
- * 0 on success, STRATA_FAISS_ENOMEM when FAISS ran out of memory,
- * STRATA_FAISS_EFAISS for any other exception; then
- * strata_faiss_last_error() returns its message.
+ * 0 on success, STRATA_FAISS_ENOMEM when FAISS ran out of memory and
+ * STRATA_FAISS_EFAISS for any other exception.  After an error,
+ * strata_faiss_last_error() returns the exception's message.
  */
 #ifndef STRATA_BENCH_FAISS_SHIM_H
 #define STRATA_BENCH_FAISS_SHIM_H

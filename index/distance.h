@@ -26,7 +26,7 @@ typedef struct strata_kernels {
    *   out[i * out_stride + j] = dot(q + i * q_stride, x + j * x_stride)
    * for i < nq and j < nx.  Strides count floats.  SIMD sets keep a tile
    * of several queries and base vectors in registers, so each load feeds
-   * several FMAs; a sum may differ from dot() by float rounding because
+   * several FMAs.  A sum may differ from dot() by float rounding because
    * the terms are added in another order. */
   void (*dot_block)(const float *q, size_t q_stride, size_t nq,
                     const float *x, size_t x_stride, size_t nx, size_t dim,

@@ -160,9 +160,8 @@ static inline simde__m512 reduce16(const simde__m512 acc[16]) {
  * Computes the 6 x 4 dot products of queries q[0..5] with base vectors
  * x[0..3] and stores them to sums[4 * query + base].  The 24 accumulators
  * and 5 operands fit the 32 zmm registers.  Each step issues 10 loads for
- * 24 FMAs, so the FMA units, not the loads, set the pace; the four base
- * loads are the only ones that miss L1 when the caller keeps the queries
- * hot, which keeps the L2 traffic at 16 bytes per FMA pair.
+ * 24 FMAs, so the FMA units, not the load ports, set the pace.  Only the
+ * four base rows stream from L2; the six query rows stay in L1.
  */
 static void tile6x4(const float *const q[6], const float *const x[4],
                     size_t dim, float sums[24]) {

@@ -19,9 +19,9 @@
  * products while its vectors are in cache.  Nothing is kept between calls,
  * so slots added, overwritten or removed between searches need no upkeep.
  *
- * The ranking key of the batch path has cancellation error (two large
- * terms subtracted), so each query collects a pool of more than k
- * candidates, rescores the pool with the same kernel the single-query path
+ * The ranking key of the batch path has cancellation error because two
+ * large terms are subtracted.  So each query collects a pool of more than
+ * k candidates, rescores the pool with the kernel the single-query path
  * uses and keeps the best k.  Scores are then bit-identical to
  * strata_flat_search, and the slots agree unless a candidate outside the
  * pool was within rounding error of the k-th.
@@ -109,6 +109,7 @@ typedef struct batch_scratch {
   size_t group;      /* queries per group */
   size_t block;      /* base slots per block; divides STRATA_VS_CHUNK */
   size_t pool;       /* candidates kept per query before rescoring */
+  float *queries;    /* group x vs->stride: the group's queries, aligned */
   float *dots;       /* group x block ranking keys */
   float *norms;      /* block squared norms of base vectors */
   strata_hit *hits;  /* group x pool candidate heaps */
@@ -129,19 +130,25 @@ static int scratch_init(batch_scratch *s, const strata_vector_store *vs,
     s->group = nq;
 
   /* A pool of 2k (at least k + 16) candidates absorbs the rounding of the
-   * ranking key; it never needs to exceed the number of live slots. */
+   * ranking key.  It never needs to exceed the number of live slots. */
   size_t extra = k < 16 ? 16 : k;
   s->pool = k >= vs->n_live || extra >= vs->n_live - k ? vs->n_live
                                                        : k + extra;
 
+  /* The query copies come first so they start on a cache line. */
+  size_t query_bytes = s->group * row_bytes;
   size_t dots_bytes = s->group * s->block * sizeof(float);
   size_t norms_bytes = s->block * sizeof(float);
   size_t hits_bytes = s->group * s->pool * sizeof(strata_hit);
   size_t tops_bytes = s->group * sizeof(strata_topk);
-  s->mem = malloc(dots_bytes + norms_bytes + hits_bytes + tops_bytes);
-  if (!s->mem)
+  size_t total =
+      query_bytes + dots_bytes + norms_bytes + hits_bytes + tops_bytes;
+  s->mem = NULL;
+  if (posix_memalign(&s->mem, 64, total) != 0)
     return -1;
   char *p = s->mem;
+  s->queries = (float *)p;
+  p += query_bytes;
   s->dots = (float *)p;
   p += dots_bytes;
   s->norms = (float *)p;
@@ -152,14 +159,22 @@ static int scratch_init(batch_scratch *s, const strata_vector_store *vs,
   return 0;
 }
 
+/* Queries per dot_block call: a multiple of every kernel set's tile
+ * height (6 for AVX-512, 3 for AVX2 and SSE4.1, 4 for NEON). */
+#define QUERY_SLICE 12
+
 /*
- * Fills s->dots[i * s->block + j] with the ranking key of query i against
- * base slot first + j, for nx slots of one block (never crossing a chunk).
+ * Fills s->dots[i * s->block + j] with the ranking key of query i (rows
+ * of vs->stride floats) against base slot first + j, for nx slots of one
+ * block (never crossing a chunk).
+ * `next` and `next_bytes` give the following block's vectors, which are
+ * prefetched into L2 in shares between the query slices.  Without that,
+ * the first query tile to touch each block stalls on memory.
  */
 static void block_keys(const strata_kernels *kern, strata_metric metric,
                        const strata_vector_store *vs, const float *queries,
-                       size_t nq, size_t first, size_t nx,
-                       batch_scratch *s) {
+                       size_t nq, size_t first, size_t nx, const char *next,
+                       size_t next_bytes, batch_scratch *s) {
   const float *x = strata_vs_vector(vs, first);
   size_t dim = vs->dim;
 
@@ -167,14 +182,25 @@ static void block_keys(const strata_kernels *kern, strata_metric metric,
     for (size_t i = 0; i < nq; i++)
       for (size_t j = 0; j < nx; j++)
         s->dots[i * s->block + j] =
-            kern->l1(queries + i * dim, x + j * vs->stride, dim);
+            kern->l1(queries + i * vs->stride, x + j * vs->stride, dim);
     return;
   }
 
-  kern->dot_block(queries, dim, nq, x, vs->stride, nx, dim, s->dots,
-                  s->block);
+  size_t slices = (nq + QUERY_SLICE - 1) / QUERY_SLICE;
+  size_t share = (next_bytes / slices + 63) & ~(size_t)63;
+  size_t prefetched = 0;
+  for (size_t q0 = 0; q0 < nq; q0 += QUERY_SLICE) {
+    size_t end = prefetched + share < next_bytes ? prefetched + share
+                                                 : next_bytes;
+    for (; prefetched < end; prefetched += 64)
+      __builtin_prefetch(next + prefetched, 0, 2);
+    size_t n = nq - q0 < QUERY_SLICE ? nq - q0 : QUERY_SLICE;
+    kern->dot_block(queries + q0 * vs->stride, vs->stride, n, x, vs->stride,
+                    nx, dim, s->dots + q0 * s->block, s->block);
+  }
   if (metric != STRATA_METRIC_L2)
     return;
+
   for (size_t j = 0; j < nx; j++) {
     const float *xj = x + j * vs->stride;
     s->norms[j] = kern->dot(xj, xj, dim);
@@ -271,7 +297,11 @@ static int search_batch(const strata_vector_store *vs, strata_metric metric,
 
   for (size_t g0 = 0; g0 < nq; g0 += s.group) {
     size_t gq = nq - g0 < s.group ? nq - g0 : s.group;
-    const float *group_queries = queries + g0 * vs->dim;
+    /* Copy the group's queries to rows that start on cache lines, as
+     * the store's do, so no SIMD load of a query splits a line. */
+    for (size_t i = 0; i < gq; i++)
+      memcpy(s.queries + i * vs->stride, queries + (g0 + i) * vs->dim,
+             vs->dim * sizeof(float));
     for (size_t i = 0; i < gq; i++)
       strata_topk_init(&s.tops[i], s.hits + i * s.pool, s.pool, metric);
 
@@ -282,7 +312,16 @@ static int search_batch(const strata_vector_store *vs, strata_metric metric,
                                                  : s.block;
       if (block_all_free(vs, first, nx))
         continue;
-      block_keys(kern, metric, vs, group_queries, gq, first, nx, &s);
+      size_t next_first = first + s.block;
+      size_t next_nx = next_first >= vs->n_slots ? 0
+                       : vs->n_slots - next_first < s.block
+                           ? vs->n_slots - next_first
+                           : s.block;
+      const char *next =
+          next_nx ? (const char *)strata_vs_vector(vs, next_first) : NULL;
+      size_t next_bytes = next_nx * vs->stride * sizeof(float);
+      block_keys(kern, metric, vs, s.queries, gq, first, nx, next,
+                 next_bytes, &s);
       block_push(vs, metric, gq, first, nx, &s);
     }
 

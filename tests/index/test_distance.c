@@ -2,7 +2,7 @@
  * Checks every kernel set this CPU can run against a double-precision
  * reference and against the scalar set: all lengths 0..1100, inputs at
  * random unaligned offsets that end exactly at the end of their heap block
- * (so AddressSanitizer sees any read past the last element), and the block
+ * (so AddressSanitizer reports any read past the last element), and the block
  * kernel on ragged tiles.
  */
 #include <math.h>

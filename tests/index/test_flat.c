@@ -225,18 +225,20 @@ static void check_threaded(const strata_vector_store *vs,
           "want %zu", threads, q, counts[q], want_counts[q]);
     for (size_t i = 0; i < counts[q] && i < want_counts[q]; i++) {
       const strata_hit *a = &got[q * k + i], *b = &want[q * k + i];
-      CHECK(a->slot == b->slot && a->score == b->score,
-            "%u threads %s query %zu hit %zu: slot %u score %.9g, want "
-            "slot %u score %.9g", threads, metric_names[metric], q, i,
-            a->slot, a->score, b->slot, b->score);
+      CHECK(a->slot == b->slot, "%u threads %s query %zu hit %zu: slot %u, "
+            "want %u", threads, metric_names[metric], q, i, a->slot,
+            b->slot);
+      CHECK(a->score == b->score, "%u threads %s query %zu hit %zu: score "
+            "%.9g, want %.9g", threads, metric_names[metric], q, i, a->score,
+            b->score);
     }
   }
   free(counts);
   free(got);
 }
 
-/* Batch answers must match the brute force and, slot for slot and bit for
- * bit, strata_flat_search; only equal scores may swap slots. */
+/* Batch results must match the brute force and, slot for slot and bit for
+ * bit, strata_flat_search.  Only hits with equal scores may swap slots. */
 static void check_batch(const strata_vector_store *vs, const float *queries,
                         size_t nq, size_t k) {
   strata_hit *batch = malloc(nq * k * sizeof *batch);
@@ -318,7 +320,8 @@ static void check_empty_and_k0(void) {
   CHECK(strata_flat_search_batch(&vs, STRATA_METRIC_L2, q, 2, 4, hits,
                                  counts) == 0,
         "empty store batch rc");
-  CHECK(counts[0] == 0 && counts[1] == 0, "empty store batch counts");
+  CHECK(counts[0] == 0, "empty store batch count 0: %zu", counts[0]);
+  CHECK(counts[1] == 0, "empty store batch count 1: %zu", counts[1]);
 
   /* All slots removed: still empty. */
   float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -328,9 +331,10 @@ static void check_empty_and_k0(void) {
         "all removed single");
   counts[0] = counts[1] = 99;
   CHECK(strata_flat_search_batch(&vs, STRATA_METRIC_DOT, q, 2, 4, hits,
-                                 counts) == 0 &&
-            counts[0] == 0 && counts[1] == 0,
-        "all removed batch");
+                                 counts) == 0,
+        "all removed batch rc");
+  CHECK(counts[0] == 0, "all removed batch count 0: %zu", counts[0]);
+  CHECK(counts[1] == 0, "all removed batch count 1: %zu", counts[1]);
 
   /* k = 0 returns nothing and must not touch `out` (NULL here). */
   strata_vs_add(&vs, v);
@@ -338,14 +342,16 @@ static void check_empty_and_k0(void) {
         "k=0 single");
   counts[0] = counts[1] = 99;
   CHECK(strata_flat_search_batch(&vs, STRATA_METRIC_L2, q, 2, 0, NULL,
-                                 counts) == 0 &&
-            counts[0] == 0 && counts[1] == 0,
-        "k=0 batch");
+                                 counts) == 0,
+        "k=0 batch rc");
+  CHECK(counts[0] == 0, "k=0 batch count 0: %zu", counts[0]);
+  CHECK(counts[1] == 0, "k=0 batch count 1: %zu", counts[1]);
 
   /* One live slot at distance 0 from the query. */
-  CHECK(strata_flat_search(&vs, STRATA_METRIC_L2, v, 4, NULL, hits) == 1 &&
-            hits[0].slot == 0 && hits[0].score == 0.0f,
-        "self match");
+  CHECK(strata_flat_search(&vs, STRATA_METRIC_L2, v, 4, NULL, hits) == 1,
+        "self match count");
+  CHECK(hits[0].slot == 0, "self match slot %u", hits[0].slot);
+  CHECK(hits[0].score == 0.0f, "self match score %.9g", hits[0].score);
   strata_vs_destroy(&vs);
 }
 
