@@ -80,7 +80,7 @@ static strata_status prepare_vectors(const strata_collection *c,
     const char *vname = nv->name ? nv->name : "";
     int s = strata_collection_space(c, vname);
     if (s < 0)
-      return strata_fail(STRATA_ERR_NOT_FOUND,
+      return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
                          "point %s (batch index %zu): collection \"%s\" has "
                          "no vector named \"%s\"",
                          strata_id_format(&p->id, idtext), index, c->name,

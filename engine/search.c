@@ -14,7 +14,7 @@ static strata_status prepare_request(const strata_collection *c,
   const char *vname = req->vector_name ? req->vector_name : "";
   int s = strata_collection_space(c, vname);
   if (s < 0)
-    return strata_fail(STRATA_ERR_NOT_FOUND,
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
                        "request %zu: collection \"%s\" has no vector named "
                        "\"%s\"",
                        index, c->name, vname);

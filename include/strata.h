@@ -39,7 +39,7 @@ extern "C" {
 typedef enum strata_status {
   STRATA_OK = 0,
   STRATA_ERR_INVALID_ARGUMENT = 1, /* a caller's value is wrong */
-  STRATA_ERR_NOT_FOUND = 2,        /* collection or vector name missing */
+  STRATA_ERR_NOT_FOUND = 2,        /* collection or data directory missing */
   STRATA_ERR_ALREADY_EXISTS = 3,   /* collection name taken */
   STRATA_ERR_IO = 4,               /* the file system failed */
   STRATA_ERR_CORRUPTION = 5,       /* stored data is damaged */
@@ -212,8 +212,9 @@ typedef struct strata_write_options {
  * vector is stored as is and scores 0 against everything.
  *
  * `options` may be NULL ({wait = 0}).  Errors: STRATA_ERR_NOT_FOUND
- * (collection or vector name), STRATA_ERR_INVALID_ARGUMENT (dimension,
- * NaN or infinity, payload that is not a JSON object), STRATA_ERR_IO. */
+ * (collection), STRATA_ERR_INVALID_ARGUMENT (unknown vector name,
+ * dimension, NaN or infinity, payload that is not a JSON object),
+ * STRATA_ERR_IO. */
 strata_status strata_upsert(strata_db *db, const char *collection,
                             const strata_point *points, size_t n_points,
                             const strata_write_options *options);
@@ -288,9 +289,9 @@ typedef struct strata_search_request {
  * is exact: every stored vector is scored.  The caller frees *out with
  * strata_records_free().
  *
- * Errors: STRATA_ERR_NOT_FOUND (collection or vector name),
- * STRATA_ERR_INVALID_ARGUMENT (k is 0, wrong dimension, NaN or
- * infinity in the query). */
+ * Errors: STRATA_ERR_NOT_FOUND (collection), STRATA_ERR_INVALID_ARGUMENT
+ * (unknown vector name, k is 0, wrong dimension, NaN or infinity in the
+ * query). */
 strata_status strata_search(strata_db *db, const char *collection,
                             const strata_search_request *request,
                             strata_records **out);

@@ -116,7 +116,7 @@ static void test_bad_upserts(void) {
 
   p = make_point(1, &nv[0], good, NULL);
   nv[0].name = "nope";
-  CHECK_ERROR(strata_upsert(db, "c", &p, 1, NULL), STRATA_ERR_NOT_FOUND,
+  CHECK_ERROR(strata_upsert(db, "c", &p, 1, NULL), STRATA_ERR_INVALID_ARGUMENT,
               "no vector named \"nope\"");
   p = make_point(1, &nv[0], good, NULL);
   CHECK_ERROR(strata_upsert(db, "missing", &p, 1, NULL), STRATA_ERR_NOT_FOUND,
@@ -177,7 +177,7 @@ static void test_bad_searches(void) {
               "position 0");
   req.query = q;
   req.vector_name = "other";
-  CHECK_ERROR(strata_search(db, "c", &req, &res), STRATA_ERR_NOT_FOUND,
+  CHECK_ERROR(strata_search(db, "c", &req, &res), STRATA_ERR_INVALID_ARGUMENT,
               "no vector named \"other\"");
   req.vector_name = NULL;
   CHECK_ERROR(strata_search(db, "nope", &req, &res), STRATA_ERR_NOT_FOUND,
