@@ -58,7 +58,7 @@ int strata_flat_search_batch(const strata_vector_store *vs,
 
 #define STRATA_FLAT_MAX_THREADS 64
 
-/* Same answers as strata_flat_search_batch, with the queries split into
+/* Same results as strata_flat_search_batch, with the queries split into
  * up to `threads` contiguous runs searched in parallel (the calling thread
  * takes one run, the others get new pthreads; at most
  * STRATA_FLAT_MAX_THREADS).  Every thread reads the whole store, so the
