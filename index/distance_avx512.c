@@ -160,8 +160,9 @@ static inline simde__m512 reduce16(const simde__m512 acc[16]) {
  * Computes the 6 x 4 dot products of queries q[0..5] with base vectors
  * x[0..3] and stores them to sums[4 * query + base].  The 24 accumulators
  * and 5 operands fit the 32 zmm registers.  Each step issues 10 loads for
- * 24 FMAs, so the FMA units, not the load ports, set the pace.  Only the
- * four base rows stream from L2; the six query rows stay in L1.
+ * 24 FMAs: on a core with two 512-bit FMA units and two load ports that is
+ * 12 cycles of FMAs against 5 of loads, so the FMA units set the pace.
+ * Only the four base rows stream from L2; the six query rows stay in L1.
  */
 static void tile6x4(const float *const q[6], const float *const x[4],
                     size_t dim, float sums[24]) {

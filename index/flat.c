@@ -26,8 +26,9 @@
  * strata_flat_search, and the slots agree unless a candidate outside the
  * pool was within rounding error of the k-th.
  *
- * L1 has no matrix-product form; its batch path runs the l1 kernel per
- * pair, block by block, which still reads each base block once per group.
+ * L1 has no matrix-product form, so its batch path runs the l1 kernel per
+ * pair.  It still goes block by block and reads each base block from
+ * memory once per query group.
  */
 #include "flat.h"
 
@@ -240,7 +241,9 @@ static void block_push(const strata_vector_store *vs, strata_metric metric,
   }
 }
 
-/* True when slots [first, first + n) are all free. */
+/* Returns nonzero only when slots [first, first + n) are all free.  It
+ * tests whole 64-slot bitmap words, so a free block that shares a word
+ * with live slots reads as not free and is merely scanned. */
 static int block_all_free(const strata_vector_store *vs, size_t first,
                           size_t n) {
   for (size_t slot = first; slot < first + n; slot += 64) {
