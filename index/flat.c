@@ -120,7 +120,9 @@ typedef struct batch_scratch {
 
 static int scratch_init(batch_scratch *s, const strata_vector_store *vs,
                         size_t nq, size_t k) {
-  size_t row_bytes = vs->stride * sizeof(float);
+  /* A zero-dimension store has stride 0; size its blocks as if rows
+   * were one float so the divisions below stay defined. */
+  size_t row_bytes = (vs->stride ? vs->stride : 1) * sizeof(float);
   s->block = pow2_block(BASE_BLOCK_BYTES / row_bytes, BASE_BLOCK_MAX);
   s->group = QUERY_GROUP_BYTES / row_bytes;
   if (s->group > QUERY_GROUP_MAX)
