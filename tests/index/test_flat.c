@@ -356,7 +356,14 @@ static void check_empty_and_k0(void) {
 }
 
 int main(void) {
-  printf("kernel set: %s\n", strata_kernels_get()->name);
+  /* STRATA_KERNELS must win whenever it names a set this CPU can run. */
+  const char *forced = getenv("STRATA_KERNELS");
+  const strata_kernels *chosen = strata_kernels_get();
+  if (forced && strata_kernels_by_name(forced))
+    CHECK(strcmp(chosen->name, forced) == 0,
+          "STRATA_KERNELS=%s but the selected set is %s", forced,
+          chosen->name);
+  printf("kernel set: %s\n", chosen->name);
 
   /* dim 37: odd tails and a padded stride; 5,000 slots cross the first
    * 4,096-slot chunk.  dim 128: no tail.  300 batch queries span more
