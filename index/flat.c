@@ -15,9 +15,10 @@
  * every base vector is read from memory once per group instead of once
  * per query.
  *
- * The base norms are computed per block, right before the block's dot
- * products while its vectors are in cache.  Nothing is kept between calls,
- * so slots added, overwritten or removed between searches need no upkeep.
+ * The base norms are computed per block, right after the block's dot
+ * products while its vectors are still in cache.  Nothing is kept between
+ * calls, so slots added, overwritten or removed between searches need no
+ * upkeep.
  *
  * The ranking key of the batch path has cancellation error because two
  * large terms are subtracted.  So each query collects a pool of more than
@@ -43,8 +44,10 @@
 typedef float (*pair_kernel)(const float *a, const float *b, size_t dim);
 
 /* Cache budgets for the batch path's blocking.  A block of base vectors
- * and a group of queries each stay within about this many bytes, sized so
- * both fit together in a 1-2 MiB per-core L2 cache. */
+ * and a group of queries each stay within about this many bytes, so both
+ * fit together in a 1-2 MiB per-core L2 cache.
+ * NOTE: measured only on a CPU with 2 MiB of L2 per core; cores with
+ * 512 KiB of L2 may want smaller budgets. */
 #define BASE_BLOCK_BYTES ((size_t)256 * 1024)
 #define QUERY_GROUP_BYTES ((size_t)512 * 1024)
 #define BASE_BLOCK_MAX 256
