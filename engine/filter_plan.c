@@ -1,0 +1,425 @@
+/*
+ * Filter planning: candidate bitmaps and cardinality estimates from the
+ * payload indexes.
+ *
+ * Candidates follow the filter's structure.  A leaf gets an index's
+ * answer (exact or a superset) or, when no index helps, every point.
+ * `must` intersects, `should` unites, `min_should` counts how many
+ * children hold, and `must_not` subtracts an exact child (an inexact
+ * child can only leave every point as a candidate).  Each result stays a
+ * superset of the matching points, and is exact when every part used is.
+ *
+ * Estimates use the same leaves, combined with interval arithmetic, so
+ * [min, max] always contains the true count; `expected` assumes the
+ * conditions are independent.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter.h"
+#include "payload_index.h"
+#include "status.h"
+
+typedef struct planner {
+  const strata_payload_indexes *indexes;
+  const roaring_bitmap_t *all;
+  int oom;
+} planner;
+
+typedef struct candidates {
+  roaring_bitmap_t *bm;
+  int exact;
+} candidates;
+
+static candidates everything(planner *p) {
+  candidates r = {roaring_bitmap_copy(p->all), 0};
+  if (!r.bm)
+    p->oom = 1;
+  return r;
+}
+
+static candidates filter_candidates(planner *p, const strata_filter *f);
+
+/* Intersects the answers of every index on the condition's field.  Each
+ * is a superset, so the intersection is one, and exact if any is. */
+static candidates field_candidates(planner *p, const strata_condition *c) {
+  if (c->kind == STRATA_COND_IS_EMPTY || c->kind == STRATA_COND_IS_NULL ||
+      c->kind == STRATA_COND_VALUES_COUNT || !p->indexes)
+    return everything(p);
+  /* Token semantics apply when a text index exists, so only it may
+   * answer match text then. */
+  int text_only = c->kind == STRATA_COND_MATCH_TEXT &&
+                  strata_payload_indexes_find_text(p->indexes, c->key.text);
+  candidates r = {NULL, 0};
+  for (size_t i = 0; i < p->indexes->count; i++) {
+    const strata_payload_index *ix = p->indexes->items[i];
+    if (strcmp(strata_payload_index_field(ix), c->key.text) != 0 ||
+        (text_only && strata_payload_index_type(ix) != STRATA_INDEX_TEXT))
+      continue;
+    roaring_bitmap_t *bm;
+    int exact;
+    if (strata_payload_index_answer(ix, c, &bm, &exact) != 0) {
+      p->oom = 1;
+      break;
+    }
+    if (!r.bm) {
+      r.bm = bm;
+      r.exact = exact;
+    } else {
+      roaring_bitmap_and_inplace(r.bm, bm);
+      roaring_bitmap_free(bm);
+      r.exact |= exact;
+    }
+  }
+  if (!r.bm)
+    return everything(p);
+  roaring_bitmap_and_inplace(r.bm, p->all);
+  return r;
+}
+
+static candidates has_id_candidates(planner *p, const strata_condition *c) {
+  if (!p->indexes || !p->indexes->resolve_id)
+    return everything(p);
+  candidates r = {roaring_bitmap_create(), 1};
+  if (!r.bm) {
+    p->oom = 1;
+    return r;
+  }
+  for (size_t i = 0; i < c->n_ids; i++) {
+    uint32_t point;
+    if (p->indexes->resolve_id(p->indexes->resolve_arg, &c->ids[i], &point))
+      roaring_bitmap_add(r.bm, point);
+  }
+  roaring_bitmap_and_inplace(r.bm, p->all);
+  return r;
+}
+
+static candidates condition_candidates(planner *p, const strata_condition *c) {
+  switch (c->kind) {
+  case STRATA_COND_FILTER:
+    return filter_candidates(p, c->filter);
+  case STRATA_COND_HAS_ID:
+    return has_id_candidates(p, c);
+  case STRATA_COND_NESTED:
+    /* NOTE: nested conditions are not answered from indexes. */
+    return everything(p);
+  default:
+    return field_candidates(p, c);
+  }
+}
+
+static void release(candidates *r) {
+  if (r->bm)
+    roaring_bitmap_free(r->bm);
+  r->bm = NULL;
+}
+
+/* Points in at least `m` of the children's candidates.  levels[j] holds
+ * the points seen in at least j+1 children so far. */
+static candidates min_should_candidates(planner *p, const strata_filter *f) {
+  size_t m = f->min_count, n = f->n_min_should;
+  if (m == 0)
+    return (candidates){roaring_bitmap_copy(p->all), 1};
+  if (m > n)
+    return (candidates){roaring_bitmap_create(), 1};
+  roaring_bitmap_t **levels = calloc(m, sizeof *levels);
+  candidates r = {NULL, 1};
+  if (!levels) {
+    p->oom = 1;
+    return r;
+  }
+  for (size_t j = 0; j < m; j++)
+    if (!(levels[j] = roaring_bitmap_create()))
+      p->oom = 1;
+  for (size_t i = 0; i < n && !p->oom; i++) {
+    candidates child = condition_candidates(p, f->min_should[i]);
+    if (!child.bm)
+      break;
+    r.exact &= child.exact;
+    size_t top = i + 1 < m ? i + 1 : m;
+    for (size_t j = top - 1; j >= 1; j--) {
+      roaring_bitmap_t *both = roaring_bitmap_and(levels[j - 1], child.bm);
+      roaring_bitmap_or_inplace(levels[j], both);
+      roaring_bitmap_free(both);
+    }
+    roaring_bitmap_or_inplace(levels[0], child.bm);
+    release(&child);
+  }
+  for (size_t j = 0; j + 1 < m; j++)
+    if (levels[j])
+      roaring_bitmap_free(levels[j]);
+  r.bm = levels[m - 1];
+  free(levels);
+  return r;
+}
+
+/* Intersects `part` into *acc (which starts as NULL: every point). */
+static void intersect(candidates *acc, candidates part) {
+  if (!acc->bm) {
+    *acc = part;
+    return;
+  }
+  roaring_bitmap_and_inplace(acc->bm, part.bm);
+  acc->exact &= part.exact;
+  release(&part);
+}
+
+static candidates filter_candidates(planner *p, const strata_filter *f) {
+  candidates acc = {NULL, 1};
+  if (f->n_should > 0) {
+    candidates any = {roaring_bitmap_create(), 1};
+    if (!any.bm)
+      p->oom = 1;
+    for (size_t i = 0; i < f->n_should && !p->oom; i++) {
+      candidates child = condition_candidates(p, f->should[i]);
+      if (!child.bm)
+        break;
+      roaring_bitmap_or_inplace(any.bm, child.bm);
+      any.exact &= child.exact;
+      release(&child);
+    }
+    intersect(&acc, any);
+  }
+  if (f->has_min_should && !p->oom)
+    intersect(&acc, min_should_candidates(p, f));
+  for (size_t i = 0; i < f->n_must && !p->oom; i++)
+    intersect(&acc, condition_candidates(p, f->must[i]));
+  for (size_t i = 0; i < f->n_must_not && !p->oom; i++) {
+    candidates child = condition_candidates(p, f->must_not[i]);
+    if (!child.bm)
+      break;
+    if (child.exact) {
+      roaring_bitmap_t *rest = roaring_bitmap_andnot(p->all, child.bm);
+      release(&child);
+      intersect(&acc, (candidates){rest, 1});
+    } else {
+      release(&child);
+      if (acc.bm)
+        acc.exact = 0;
+      else
+        acc = everything(p);
+    }
+  }
+  if (!acc.bm && !p->oom)
+    acc = (candidates){roaring_bitmap_copy(p->all), 1};
+  if (!acc.bm)
+    p->oom = 1;
+  return acc;
+}
+
+strata_status strata_filter_candidates(const strata_filter *filter,
+                                       const strata_payload_indexes *indexes,
+                                       const roaring_bitmap_t *all_points,
+                                       roaring_bitmap_t **out, int *exact) {
+  planner p = {indexes, all_points, 0};
+  candidates r = filter_candidates(&p, filter);
+  if (p.oom) {
+    release(&r);
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  }
+  *out = r.bm;
+  *exact = r.exact;
+  return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Estimates                                                            */
+
+typedef struct estimator {
+  const strata_payload_indexes *indexes;
+  uint64_t n;
+  int oom;
+} estimator;
+
+static strata_estimate clamp(strata_estimate e, uint64_t n) {
+  if (e.max > n)
+    e.max = n;
+  if (e.min > e.max)
+    e.min = e.max;
+  if (e.expected < e.min)
+    e.expected = e.min;
+  if (e.expected > e.max)
+    e.expected = e.max;
+  return e;
+}
+
+static strata_estimate unknown(const estimator *es) {
+  return (strata_estimate){0, es->n / 2, es->n};
+}
+
+static strata_estimate filter_estimate(estimator *es, const strata_filter *f);
+
+static strata_estimate field_estimate(estimator *es,
+                                      const strata_condition *c) {
+  if (!es->indexes)
+    return unknown(es);
+  /* The index answers need a domain; every point number an index holds
+   * is a candidate, so use their union. */
+  roaring_bitmap_t *all = roaring_bitmap_create();
+  if (!all) {
+    es->oom = 1;
+    return unknown(es);
+  }
+  roaring_bitmap_add_range(all, 0, (uint64_t)UINT32_MAX + 1);
+  planner p = {es->indexes, all, 0};
+  candidates r = field_candidates(&p, c);
+  roaring_bitmap_free(all);
+  if (p.oom) {
+    es->oom = 1;
+    release(&r);
+    return unknown(es);
+  }
+  uint64_t count = roaring_bitmap_get_cardinality(r.bm);
+  int exact = r.exact;
+  release(&r);
+  if (count > es->n)
+    count = es->n;
+  if (exact)
+    return (strata_estimate){count, count, count};
+  return (strata_estimate){0, count / 2, count};
+}
+
+static strata_estimate condition_estimate(estimator *es,
+                                          const strata_condition *c) {
+  switch (c->kind) {
+  case STRATA_COND_FILTER:
+    return filter_estimate(es, c->filter);
+  case STRATA_COND_HAS_ID: {
+    uint64_t n_ids = c->n_ids < es->n ? c->n_ids : es->n;
+    if (!es->indexes || !es->indexes->resolve_id)
+      return (strata_estimate){0, n_ids, n_ids};
+    uint64_t found = 0;
+    for (size_t i = 0; i < c->n_ids; i++) {
+      uint32_t point;
+      found += (uint64_t)es->indexes->resolve_id(es->indexes->resolve_arg,
+                                                 &c->ids[i], &point);
+    }
+    return clamp((strata_estimate){found, found, found}, es->n);
+  }
+  case STRATA_COND_IS_EMPTY:
+  case STRATA_COND_IS_NULL:
+  case STRATA_COND_VALUES_COUNT:
+  case STRATA_COND_NESTED:
+    return unknown(es);
+  default:
+    return field_estimate(es, c);
+  }
+}
+
+/* Conjunction: any point may miss any part, so min is the pigeonhole
+ * bound. */
+static strata_estimate and_estimate(const strata_estimate *parts, size_t k,
+                                    uint64_t n) {
+  if (k == 0)
+    return (strata_estimate){n, n, n};
+  double expected = (double)n, min_sum = 0;
+  uint64_t max = n;
+  for (size_t i = 0; i < k; i++) {
+    min_sum += (double)parts[i].min;
+    if (parts[i].max < max)
+      max = parts[i].max;
+    expected *= n ? (double)parts[i].expected / (double)n : 0;
+  }
+  double slack = (double)(k - 1) * (double)n;
+  uint64_t min = min_sum > slack ? (uint64_t)(min_sum - slack) : 0;
+  return clamp((strata_estimate){min, (uint64_t)expected, max}, n);
+}
+
+static strata_estimate or_estimate(const strata_estimate *parts, size_t k,
+                                   uint64_t n) {
+  double none = 1, max = 0;
+  uint64_t min = 0;
+  for (size_t i = 0; i < k; i++) {
+    if (parts[i].min > min)
+      min = parts[i].min;
+    max += (double)parts[i].max;
+    none *= n ? 1.0 - (double)parts[i].expected / (double)n : 1;
+  }
+  uint64_t max_u = max > (double)n ? n : (uint64_t)max;
+  return clamp((strata_estimate){min, (uint64_t)((1 - none) * (double)n), max_u},
+               n);
+}
+
+/* At least m of k: a point counted x times contributes x <= k if it
+ * matches and x <= m-1 if not, which bounds the count from both sides;
+ * `expected` is the Poisson-binomial tail under independence. */
+static strata_estimate at_least_estimate(const strata_estimate *parts,
+                                         size_t k, size_t m, uint64_t n) {
+  if (m == 0)
+    return (strata_estimate){n, n, n};
+  if (m > k)
+    return (strata_estimate){0, 0, 0};
+  double sum_min = 0, sum_max = 0;
+  double *prob = calloc(m + 1, sizeof *prob);
+  for (size_t i = 0; i < k; i++) {
+    sum_min += (double)parts[i].min;
+    sum_max += (double)parts[i].max;
+  }
+  double lower = (sum_min - (double)n * (double)(m - 1)) / (double)(k - m + 1);
+  uint64_t min = lower > 0 ? (uint64_t)lower : 0;
+  uint64_t max = (uint64_t)(sum_max / (double)m);
+  double tail = 0.5;
+  if (prob && n) {
+    /* prob[j]: chance that exactly j (j < m) children hold; prob[m]: at
+     * least m. */
+    prob[0] = 1;
+    for (size_t i = 0; i < k; i++) {
+      double q = (double)parts[i].expected / (double)n;
+      prob[m] += prob[m - 1] * q;
+      for (size_t j = m - 1; j >= 1; j--)
+        prob[j] = prob[j] * (1 - q) + prob[j - 1] * q;
+      prob[0] *= 1 - q;
+    }
+    tail = prob[m];
+  }
+  free(prob);
+  return clamp((strata_estimate){min, (uint64_t)(tail * (double)n), max}, n);
+}
+
+static strata_estimate filter_estimate(estimator *es, const strata_filter *f) {
+  size_t k = f->n_must + f->n_must_not + 2;
+  strata_estimate *parts = calloc(k, sizeof *parts);
+  strata_estimate *children = NULL;
+  size_t cap = f->n_should > f->n_min_should ? f->n_should : f->n_min_should;
+  children = calloc(cap ? cap : 1, sizeof *children);
+  if (!parts || !children) {
+    free(parts);
+    free(children);
+    es->oom = 1;
+    return unknown(es);
+  }
+  size_t used = 0;
+  if (f->n_should > 0) {
+    for (size_t i = 0; i < f->n_should; i++)
+      children[i] = condition_estimate(es, f->should[i]);
+    parts[used++] = or_estimate(children, f->n_should, es->n);
+  }
+  if (f->has_min_should) {
+    for (size_t i = 0; i < f->n_min_should; i++)
+      children[i] = condition_estimate(es, f->min_should[i]);
+    parts[used++] = at_least_estimate(children, f->n_min_should,
+                                      f->min_count, es->n);
+  }
+  for (size_t i = 0; i < f->n_must; i++)
+    parts[used++] = condition_estimate(es, f->must[i]);
+  for (size_t i = 0; i < f->n_must_not; i++) {
+    strata_estimate e = condition_estimate(es, f->must_not[i]);
+    parts[used++] = (strata_estimate){es->n - e.max, es->n - e.expected,
+                                      es->n - e.min};
+  }
+  strata_estimate r = and_estimate(parts, used, es->n);
+  free(parts);
+  free(children);
+  return r;
+}
+
+strata_status strata_filter_estimate(const strata_filter *filter,
+                                     const strata_payload_indexes *indexes,
+                                     uint64_t n_points,
+                                     strata_estimate *out) {
+  estimator es = {indexes, n_points, 0};
+  *out = filter_estimate(&es, filter);
+  if (es.oom)
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  return STRATA_OK;
+}

@@ -1,0 +1,51 @@
+/* Layout of a payload index, shared by payload_index.c (storage) and
+ * payload_index_query.c (answers). */
+#ifndef STRATA_ENGINE_PAYLOAD_INDEX_INTERNAL_H
+#define STRATA_ENGINE_PAYLOAD_INDEX_INTERNAL_H
+
+#include "payload_index.h"
+
+/* A key (a keyword, a token, or the 16 bytes of a UUID) and its points. */
+typedef struct strata_key_entry {
+  char *key;
+  size_t len;
+  uint64_t hash;
+  roaring_bitmap_t *points; /* NULL for a free slot */
+} strata_key_entry;
+
+/* Open addressing with linear probing; cap is a power of two. */
+typedef struct strata_key_table {
+  strata_key_entry *slots;
+  size_t cap, used;
+} strata_key_table;
+
+/* One numeric value of a point: `i` for integer and datetime indexes
+ * (microseconds), `d` for float indexes. */
+typedef struct strata_num_entry {
+  int64_t i;
+  double d;
+  uint32_t point;
+  uint32_t dead; /* removed; dropped by the next prepare */
+} strata_num_entry;
+
+struct strata_payload_index {
+  strata_path path;
+  strata_index_type type;
+  roaring_bitmap_t *present; /* points with a value of the index's type */
+  roaring_bitmap_t *other;   /* points with a non-null value of another */
+  strata_key_table keys;     /* keyword, uuid, text */
+  roaring_bitmap_t *bool_true, *bool_false;
+  strata_num_entry *entries; /* integer, float, datetime */
+  size_t n_entries, cap_entries;
+  size_t n_sorted; /* entries[0, n_sorted) are sorted by (value, point) */
+  size_t n_dead;
+};
+
+const strata_key_entry *strata_key_table_get(const strata_key_table *t,
+                                             const char *key, size_t len);
+
+/* Writes the 16 bytes of a lowercase hyphenated UUID; returns -1 for
+ * any other string. */
+int strata_uuid_key(const char *s, size_t len, char key[16]);
+
+#endif

@@ -1,0 +1,378 @@
+/*
+ * Answers of a payload index to one field condition.
+ *
+ * An answer is a bitmap that contains every point satisfying the
+ * condition, and says whether it is exact.  The index knows the values
+ * of its type; of the other values it knows only which points have some
+ * (the `other` set).  So an answer is
+ *
+ *   (points whose indexed values satisfy the condition)
+ *   + (`other`, when a value of another type could satisfy it)
+ *
+ * and it is exact when the first part is computed exactly and the
+ * second part is either not needed or empty.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter.h"
+#include "payload_index_internal.h"
+
+/* Result being built: points and exactness. */
+typedef struct answer {
+  roaring_bitmap_t *bm;
+  int exact;
+} answer;
+
+static void add_other(const strata_payload_index *ix, answer *a) {
+  roaring_bitmap_or_inplace(a->bm, ix->other);
+  if (!roaring_bitmap_is_empty(ix->other))
+    a->exact = 0;
+}
+
+/* Every point with a value: for conditions the index cannot decide. */
+static void add_everything(const strata_payload_index *ix, answer *a) {
+  roaring_bitmap_or_inplace(a->bm, ix->present);
+  roaring_bitmap_or_inplace(a->bm, ix->other);
+  a->exact = 0;
+}
+
+static void add_key(const strata_payload_index *ix, const char *key,
+                    size_t len, answer *a) {
+  const strata_key_entry *e = strata_key_table_get(&ix->keys, key, len);
+  if (e)
+    roaring_bitmap_or_inplace(a->bm, e->points);
+}
+
+/* ------------------------------------------------------------------ */
+/* Keyword and UUID                                                     */
+
+static void keyword_answer(const strata_payload_index *ix,
+                           const strata_condition *c, answer *a) {
+  int keywords = c->value_kind == STRATA_VALUE_KEYWORD;
+  switch (c->kind) {
+  case STRATA_COND_MATCH_VALUE:
+  case STRATA_COND_MATCH_ANY:
+    if (!keywords) {
+      add_other(ix, a);
+      return;
+    }
+    if (c->kind == STRATA_COND_MATCH_VALUE)
+      add_key(ix, c->keyword, c->keyword_len, a);
+    else
+      for (size_t i = 0; i < c->n_values; i++)
+        add_key(ix, c->keywords[i], c->keyword_lens[i], a);
+    return;
+  case STRATA_COND_MATCH_EXCEPT:
+    if (!keywords) {
+      /* Every string passes except integers. */
+      roaring_bitmap_or_inplace(a->bm, ix->present);
+      add_other(ix, a);
+      return;
+    }
+    for (size_t s = 0; s < ix->keys.cap; s++) {
+      const strata_key_entry *e = &ix->keys.slots[s];
+      if (e->points && !strata_condition_has_keyword(c, e->key, e->len))
+        roaring_bitmap_or_inplace(a->bm, e->points);
+    }
+    /* Non-null values of other types always pass. */
+    roaring_bitmap_or_inplace(a->bm, ix->other);
+    return;
+  case STRATA_COND_MATCH_TEXT:
+    for (size_t s = 0; s < ix->keys.cap; s++) {
+      const strata_key_entry *e = &ix->keys.slots[s];
+      if (e->points && (c->keyword_len == 0 ||
+                        memmem(e->key, e->len, c->keyword, c->keyword_len)))
+        roaring_bitmap_or_inplace(a->bm, e->points);
+    }
+    return;
+  case STRATA_COND_RANGE:
+    add_other(ix, a);
+    return;
+  default:
+    add_everything(ix, a);
+  }
+}
+
+static void uuid_answer(const strata_payload_index *ix,
+                        const strata_condition *c, answer *a) {
+  char key[16];
+  if (c->kind == STRATA_COND_MATCH_VALUE &&
+      c->value_kind == STRATA_VALUE_KEYWORD) {
+    /* A canonical query equals only canonical strings, all indexed. */
+    if (strata_uuid_key(c->keyword, c->keyword_len, key) == 0)
+      add_key(ix, key, 16, a);
+    else
+      add_other(ix, a);
+    return;
+  }
+  if (c->kind == STRATA_COND_MATCH_ANY &&
+      c->value_kind == STRATA_VALUE_KEYWORD) {
+    int all_canonical = 1;
+    for (size_t i = 0; i < c->n_values; i++) {
+      if (strata_uuid_key(c->keywords[i], c->keyword_lens[i], key) == 0)
+        add_key(ix, key, 16, a);
+      else
+        all_canonical = 0;
+    }
+    if (!all_canonical)
+      add_other(ix, a);
+    return;
+  }
+  add_everything(ix, a);
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers and datetimes                                                */
+
+/* Whether entry e lies below the lower bounds / above the upper bounds
+ * of the condition; both are monotone along the sorted entries. */
+static int below_lower(const strata_payload_index *ix,
+                       const strata_bounds *b, const strata_num_entry *e) {
+  if (ix->type == STRATA_INDEX_DATETIME)
+    return ((b->set & STRATA_BOUND_GT) && !(e->i > b->gt_i)) ||
+           ((b->set & STRATA_BOUND_GTE) && !(e->i >= b->gte_i));
+  return ((b->set & STRATA_BOUND_GT) && !(e->d > b->gt)) ||
+         ((b->set & STRATA_BOUND_GTE) && !(e->d >= b->gte));
+}
+
+static int above_upper(const strata_payload_index *ix,
+                       const strata_bounds *b, const strata_num_entry *e) {
+  if (ix->type == STRATA_INDEX_DATETIME)
+    return ((b->set & STRATA_BOUND_LT) && !(e->i < b->lt_i)) ||
+           ((b->set & STRATA_BOUND_LTE) && !(e->i <= b->lte_i));
+  return ((b->set & STRATA_BOUND_LT) && !(e->d < b->lt)) ||
+         ((b->set & STRATA_BOUND_LTE) && !(e->d <= b->lte));
+}
+
+static void add_entry(answer *a, const strata_num_entry *e) {
+  if (!e->dead)
+    roaring_bitmap_add(a->bm, e->point);
+}
+
+/* Points whose value lies within the bounds: binary searches in the
+ * sorted head, a scan of the unsorted tail. */
+static void range_entries(const strata_payload_index *ix,
+                          const strata_bounds *b, answer *a) {
+  size_t lo = 0, hi = ix->n_sorted;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (below_lower(ix, b, &ix->entries[mid]))
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  size_t first = lo;
+  hi = ix->n_sorted;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (above_upper(ix, b, &ix->entries[mid]))
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  for (size_t k = first; k < lo; k++)
+    add_entry(a, &ix->entries[k]);
+  for (size_t k = ix->n_sorted; k < ix->n_entries; k++)
+    if (!below_lower(ix, b, &ix->entries[k]) &&
+        !above_upper(ix, b, &ix->entries[k]))
+      add_entry(a, &ix->entries[k]);
+}
+
+/* Points with a value equal to v (as double for float indexes). */
+static void equal_entries(const strata_payload_index *ix, int64_t v,
+                          answer *a) {
+  strata_bounds b;
+  memset(&b, 0, sizeof b);
+  b.set = STRATA_BOUND_GTE | STRATA_BOUND_LTE;
+  b.gte = b.lte = (double)v;
+  b.gte_i = b.lte_i = v;
+  if (ix->type != STRATA_INDEX_INTEGER) {
+    range_entries(ix, &b, a);
+    return;
+  }
+  /* Integer indexes compare exactly, not through double. */
+  for (size_t k = 0; k < ix->n_entries; k++)
+    if (ix->entries[k].i == v)
+      add_entry(a, &ix->entries[k]);
+}
+
+static void integer_list(const strata_payload_index *ix,
+                         const strata_condition *c, answer *a) {
+  if (ix->type == STRATA_INDEX_INTEGER && ix->n_sorted == ix->n_entries) {
+    /* Sorted: one binary search per listed value. */
+    for (size_t i = 0; i < c->n_values; i++) {
+      int64_t v = c->kind == STRATA_COND_MATCH_VALUE ? c->integer
+                                                     : c->integers[i];
+      size_t lo = 0, hi = ix->n_sorted;
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->entries[mid].i < v)
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+      for (; lo < ix->n_sorted && ix->entries[lo].i == v; lo++)
+        add_entry(a, &ix->entries[lo]);
+    }
+    return;
+  }
+  if (ix->type == STRATA_INDEX_INTEGER) {
+    for (size_t k = 0; k < ix->n_entries; k++)
+      if (c->kind == STRATA_COND_MATCH_VALUE
+              ? ix->entries[k].i == c->integer
+              : strata_condition_has_integer(c, ix->entries[k].i))
+        add_entry(a, &ix->entries[k]);
+    return;
+  }
+  for (size_t i = 0; i < c->n_values; i++)
+    equal_entries(ix, c->kind == STRATA_COND_MATCH_VALUE ? c->integer
+                                                         : c->integers[i],
+                  a);
+}
+
+static void number_answer(const strata_payload_index *ix,
+                          const strata_condition *c, answer *a) {
+  int integers = c->value_kind == STRATA_VALUE_INTEGER;
+  int is_float = ix->type == STRATA_INDEX_FLOAT;
+  switch (c->kind) {
+  case STRATA_COND_MATCH_VALUE:
+  case STRATA_COND_MATCH_ANY:
+    if (!integers) {
+      add_other(ix, a);
+      return;
+    }
+    if (c->kind == STRATA_COND_MATCH_VALUE) {
+      strata_condition one = *c;
+      one.n_values = 1;
+      integer_list(ix, &one, a);
+    } else {
+      integer_list(ix, c, a);
+    }
+    /* A float index cannot tell 5 from 5.0. */
+    if (is_float)
+      a->exact = 0;
+    return;
+  case STRATA_COND_MATCH_EXCEPT:
+    if (!integers || is_float) {
+      roaring_bitmap_or_inplace(a->bm, ix->present);
+      add_other(ix, a);
+      if (is_float && integers)
+        a->exact = 0;
+      return;
+    }
+    for (size_t k = 0; k < ix->n_entries; k++)
+      if (!strata_condition_has_integer(c, ix->entries[k].i))
+        add_entry(a, &ix->entries[k]);
+    roaring_bitmap_or_inplace(a->bm, ix->other);
+    return;
+  case STRATA_COND_RANGE:
+    range_entries(ix, &c->bounds, a);
+    /* Reals sit in `other` of an integer index; a float index holds
+     * every number. */
+    if (!is_float)
+      add_other(ix, a);
+    return;
+  case STRATA_COND_MATCH_TEXT:
+  case STRATA_COND_DATETIME_RANGE:
+    add_other(ix, a);
+    return;
+  default:
+    add_everything(ix, a);
+  }
+}
+
+static void datetime_answer(const strata_payload_index *ix,
+                            const strata_condition *c, answer *a) {
+  if (c->kind == STRATA_COND_DATETIME_RANGE)
+    range_entries(ix, &c->bounds, a);
+  else if (c->kind == STRATA_COND_RANGE)
+    add_other(ix, a);
+  else
+    add_everything(ix, a);
+}
+
+static void bool_answer(const strata_payload_index *ix,
+                        const strata_condition *c, answer *a) {
+  if (c->kind == STRATA_COND_MATCH_VALUE &&
+      c->value_kind == STRATA_VALUE_BOOL) {
+    roaring_bitmap_or_inplace(a->bm, c->boolean ? ix->bool_true
+                                                : ix->bool_false);
+    return;
+  }
+  if (c->kind == STRATA_COND_MATCH_EXCEPT) {
+    /* A boolean passes any except list. */
+    roaring_bitmap_or_inplace(a->bm, ix->present);
+    add_other(ix, a);
+    return;
+  }
+  add_other(ix, a);
+}
+
+/* ------------------------------------------------------------------ */
+/* Text                                                                 */
+
+typedef struct token_and {
+  const strata_payload_index *ix;
+  roaring_bitmap_t *bm;
+  int first;
+} token_and;
+
+static int and_token(void *arg, const char *token, size_t len) {
+  token_and *t = arg;
+  const strata_key_entry *e = strata_key_table_get(&t->ix->keys, token, len);
+  if (!e) {
+    roaring_bitmap_clear(t->bm);
+    return 1;
+  }
+  if (t->first)
+    roaring_bitmap_or_inplace(t->bm, e->points);
+  else
+    roaring_bitmap_and_inplace(t->bm, e->points);
+  t->first = 0;
+  return 0;
+}
+
+static void text_answer(const strata_payload_index *ix,
+                        const strata_condition *c, answer *a) {
+  if (c->kind != STRATA_COND_MATCH_TEXT) {
+    add_everything(ix, a);
+    return;
+  }
+  /* Every query token must occur; no tokens matches nothing. */
+  token_and t = {ix, a->bm, 1};
+  strata_text_tokens(c->keyword, c->keyword_len, and_token, &t);
+}
+
+int strata_payload_index_answer(const strata_payload_index *ix,
+                                const strata_condition *c,
+                                roaring_bitmap_t **out, int *exact) {
+  answer a = {roaring_bitmap_create(), 1};
+  if (!a.bm)
+    return -1;
+  switch (ix->type) {
+  case STRATA_INDEX_KEYWORD:
+    keyword_answer(ix, c, &a);
+    break;
+  case STRATA_INDEX_UUID:
+    uuid_answer(ix, c, &a);
+    break;
+  case STRATA_INDEX_INTEGER:
+  case STRATA_INDEX_FLOAT:
+    number_answer(ix, c, &a);
+    break;
+  case STRATA_INDEX_DATETIME:
+    datetime_answer(ix, c, &a);
+    break;
+  case STRATA_INDEX_BOOL:
+    bool_answer(ix, c, &a);
+    break;
+  case STRATA_INDEX_TEXT:
+    text_answer(ix, c, &a);
+    break;
+  }
+  *out = a.bm;
+  *exact = a.exact;
+  return 0;
+}
