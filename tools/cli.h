@@ -102,5 +102,6 @@ int cmd_get(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_count(int argc, char **argv);
 int cmd_scroll(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -1,0 +1,598 @@
+"""End-to-end test of the gRPC server from Python grpcio: collections,
+points, search and query on a small dataset with known answers, then the
+error statuses, gzip-compressed requests and API keys.
+
+usage: test_grpc.py STRATA_BINARY SCRATCH_DIR STUBS_DIR
+"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+import grpc
+
+import harness
+
+BINARY, SCRATCH, STUBS = sys.argv[1:4]
+harness.load_stubs(STUBS)
+
+import collections_pb2 as cpb  # noqa: E402
+import collections_pb2_grpc as cgrpc  # noqa: E402
+import common_pb2 as common  # noqa: E402
+import points_pb2 as ppb  # noqa: E402
+import points_pb2_grpc as pgrpc  # noqa: E402
+import qdrant_pb2  # noqa: E402
+import qdrant_pb2_grpc  # noqa: E402
+
+UUID = "6f1c1e9c-0000-4000-8000-000000000001"
+BIG = 2**53 + 1  # not representable as a double
+
+
+def num(n):
+    return common.PointId(num=n)
+
+
+def uuid(text):
+    return common.PointId(uuid=text)
+
+
+def value(x):
+    """Python value -> qdrant.Value, ints as integer_value."""
+    if x is None:
+        return common.Value(null_value=common.NULL_VALUE)
+    if isinstance(x, bool):
+        return common.Value(bool_value=x)
+    if isinstance(x, int):
+        return common.Value(integer_value=x)
+    if isinstance(x, float):
+        return common.Value(double_value=x)
+    if isinstance(x, str):
+        return common.Value(string_value=x)
+    if isinstance(x, list):
+        return common.Value(list_value=common.ListValue(
+            values=[value(v) for v in x]))
+    return common.Value(struct_value=common.Struct(
+        fields={k: value(v) for k, v in x.items()}))
+
+
+def unvalue(v):
+    kind = v.WhichOneof("kind")
+    if kind == "null_value":
+        return None
+    if kind == "list_value":
+        return [unvalue(x) for x in v.list_value.values]
+    if kind == "struct_value":
+        return {k: unvalue(x) for k, x in v.struct_value.fields.items()}
+    return getattr(v, kind)
+
+
+def payload_of(point):
+    return {k: unvalue(v) for k, v in point.payload.items()}
+
+
+def id_of(pid):
+    return pid.num if pid.WhichOneof("point_id_options") == "num" else pid.uuid
+
+
+def point(pid, vec, payload=None, dense_form=True):
+    if dense_form:
+        vector = ppb.Vector(dense=ppb.DenseVector(data=vec))
+    else:
+        vector = ppb.Vector(data=vec)
+    return ppb.PointStruct(
+        id=pid, vectors=ppb.Vectors(vector=vector),
+        payload={k: value(v) for k, v in (payload or {}).items()})
+
+
+DEMO_POINTS = [
+    (num(1), [1, 0, 0, 0], {"city": "Berlin", "n": 1, "big": BIG}),
+    (num(2), [0, 1, 0, 0], {"city": "London", "tags": ["a", "b"],
+                            "nested": {"x": 1.5, "y": None, "z": True}}),
+    (num(3), [0.5, 0.5, 0, 0], {"city": "Paris"}),
+    (num(5), [0.9, 0.1, 0.2, 0.1], {"city": "Rome", "n": -7}),
+    (uuid(UUID.upper()), [0, 0, 1, 0], {"city": "Oslo"}),
+]
+
+
+class GrpcTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server(BINARY, SCRATCH).__enter__()
+        cls.channel = grpc.insecure_channel(cls.server.address)
+        cls.qdrant = qdrant_pb2_grpc.QdrantStub(cls.channel)
+        cls.coll = cgrpc.CollectionsStub(cls.channel)
+        cls.points = pgrpc.PointsStub(cls.channel)
+        cls.coll.Create(cpb.CreateCollection(
+            collection_name="demo",
+            vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                size=4, distance=cpb.Dot)),
+            hnsw_config=cpb.HnswConfigDiff(m=16), shard_number=1),
+            timeout=10)
+        res = cls.points.Upsert(ppb.UpsertPoints(
+            collection_name="demo", wait=True,
+            points=[point(*p, dense_form=i % 2 == 0)
+                    for i, p in enumerate(DEMO_POINTS)]), timeout=10)
+        assert res.result.status == ppb.Completed
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        cls.server.__exit__(None, None, None)
+        # A clean SIGTERM shutdown exits 0; sanitizer findings do not.
+        assert cls.server.exit_code == 0, "".join(cls.server.log)
+
+    def assertStatus(self, code, fn, *args, text=None):
+        with self.assertRaises(grpc.RpcError) as ctx:
+            fn(*args, timeout=10)
+        self.assertEqual(ctx.exception.code(), code,
+                         ctx.exception.details())
+        if text is not None:
+            self.assertIn(text, ctx.exception.details())
+        return ctx.exception
+
+    # -- service and collections ------------------------------------
+
+    def test_health_check(self):
+        reply = self.qdrant.HealthCheck(qdrant_pb2.HealthCheckRequest(),
+                                        timeout=10)
+        self.assertEqual(reply.title, "strata")
+        self.assertEqual(reply.version, "1.18.0")
+        self.assertTrue(reply.commit.startswith("strata "))
+
+    def test_collection_get(self):
+        info = self.coll.Get(cpb.GetCollectionInfoRequest(
+            collection_name="demo"), timeout=10).result
+        self.assertEqual(info.status, cpb.Green)
+        self.assertEqual(info.points_count, len(DEMO_POINTS))
+        params = info.config.params.vectors_config.params
+        self.assertEqual(params.size, 4)
+        self.assertEqual(params.distance, cpb.Dot)
+
+    def test_collection_list_exists_delete(self):
+        self.coll.Create(cpb.CreateCollection(
+            collection_name="temp",
+            vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                size=2, distance=cpb.Manhattan))), timeout=10)
+        names = [c.name for c in self.coll.List(
+            cpb.ListCollectionsRequest(), timeout=10).collections]
+        self.assertIn("demo", names)
+        self.assertIn("temp", names)
+        exists = self.coll.CollectionExists(cpb.CollectionExistsRequest(
+            collection_name="temp"), timeout=10)
+        self.assertTrue(exists.result.exists)
+        deleted = self.coll.Delete(cpb.DeleteCollection(
+            collection_name="temp"), timeout=10)
+        self.assertTrue(deleted.result)
+        again = self.coll.Delete(cpb.DeleteCollection(
+            collection_name="temp"), timeout=10)
+        self.assertFalse(again.result)
+        exists = self.coll.CollectionExists(cpb.CollectionExistsRequest(
+            collection_name="temp"), timeout=10)
+        self.assertFalse(exists.result.exists)
+
+    def test_create_rejections(self):
+        vc = cpb.VectorsConfig(params=cpb.VectorParams(size=4,
+                                                       distance=cpb.Cosine))
+        self.assertStatus(grpc.StatusCode.ALREADY_EXISTS, self.coll.Create,
+                          cpb.CreateCollection(collection_name="demo",
+                                               vectors_config=vc))
+        sparse = cpb.SparseVectorConfig(map={"s": cpb.SparseVectorParams()})
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.coll.Create,
+                          cpb.CreateCollection(collection_name="sp",
+                                               vectors_config=vc,
+                                               sparse_vectors_config=sparse),
+                          text="sparse")
+        multi = cpb.VectorsConfig(params=cpb.VectorParams(
+            size=4, distance=cpb.Cosine,
+            multivector_config=cpb.MultiVectorConfig()))
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.coll.Create,
+                          cpb.CreateCollection(collection_name="mv",
+                                               vectors_config=multi),
+                          text="multivector")
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.coll.Create,
+                          cpb.CreateCollection(collection_name="sh",
+                                               vectors_config=vc,
+                                               shard_number=3),
+                          text="shard_number")
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.coll.Create,
+                          cpb.CreateCollection(collection_name="nodist",
+                                               vectors_config=cpb.VectorsConfig(
+                                                   params=cpb.VectorParams(
+                                                       size=4))),
+                          text="distance")
+
+    # -- points ------------------------------------------------------
+
+    def test_get_payloads_and_ids(self):
+        got = self.points.Get(ppb.GetPoints(
+            collection_name="demo", ids=[num(2), uuid(UUID), num(99), num(1)],
+            with_payload=ppb.WithPayloadSelector(enable=True)),
+            timeout=10).result
+        self.assertEqual([id_of(p.id) for p in got], [2, UUID, 1])
+        self.assertEqual(payload_of(got[0]), DEMO_POINTS[1][2])
+        self.assertEqual(payload_of(got[2])["big"], BIG)
+        self.assertEqual(got[2].payload["n"].WhichOneof("kind"),
+                         "integer_value")
+        self.assertEqual(got[0].payload["nested"].struct_value
+                         .fields["x"].WhichOneof("kind"), "double_value")
+        self.assertEqual(len(got[0].vectors.vector.dense.data), 0)
+
+    def test_get_default_has_no_payload(self):
+        got = self.points.Get(ppb.GetPoints(collection_name="demo",
+                                            ids=[num(1)]), timeout=10).result
+        self.assertEqual(len(got), 1)
+        self.assertEqual(len(got[0].payload), 0)
+
+    def test_payload_include_exclude(self):
+        inc = self.points.Get(ppb.GetPoints(
+            collection_name="demo", ids=[num(2)],
+            with_payload=ppb.WithPayloadSelector(
+                include=ppb.PayloadIncludeSelector(
+                    fields=["city", "nested.x", "missing"]))),
+            timeout=10).result[0]
+        self.assertEqual(payload_of(inc), {"city": "London",
+                                           "nested": {"x": 1.5}})
+        exc = self.points.Get(ppb.GetPoints(
+            collection_name="demo", ids=[num(2)],
+            with_payload=ppb.WithPayloadSelector(
+                exclude=ppb.PayloadExcludeSelector(
+                    fields=["city", "nested.y"]))), timeout=10).result[0]
+        self.assertEqual(payload_of(exc), {"tags": ["a", "b"],
+                                           "nested": {"x": 1.5, "z": True}})
+
+    def test_get_vectors(self):
+        got = self.points.Get(ppb.GetPoints(
+            collection_name="demo", ids=[num(5)],
+            with_vectors=ppb.WithVectorsSelector(enable=True)),
+            timeout=10).result[0]
+        self.assertEqual(list(got.vectors.vector.dense.data),
+                         [float(x) for x in
+                          __import__("array").array("f", [0.9, 0.1, 0.2,
+                                                          0.1])])
+
+    def test_scroll_every_page(self):
+        seen, offset, pages = [], None, 0
+        while True:
+            req = ppb.ScrollPoints(collection_name="demo", limit=2)
+            if offset is not None:
+                req.offset.CopyFrom(offset)
+            res = self.points.Scroll(req, timeout=10)
+            pages += 1
+            seen += [id_of(p.id) for p in res.result]
+            # Scroll returns payloads by default.
+            self.assertTrue(all(len(p.payload) > 0 for p in res.result))
+            if not res.HasField("next_page_offset"):
+                break
+            offset = res.next_page_offset
+        self.assertEqual(seen, [1, 2, 3, 5, UUID])
+        self.assertEqual(pages, 3)
+
+    def test_count(self):
+        res = self.points.Count(ppb.CountPoints(collection_name="demo",
+                                                exact=True), timeout=10)
+        self.assertEqual(res.result.count, len(DEMO_POINTS))
+
+    def test_upsert_replace_and_delete(self):
+        self.coll.Create(cpb.CreateCollection(
+            collection_name="del",
+            vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                size=2, distance=cpb.Euclid))), timeout=10)
+        self.points.Upsert(ppb.UpsertPoints(
+            collection_name="del",
+            points=[point(num(i), [i, 0], {"i": i}) for i in range(10)]),
+            timeout=10)
+        self.points.Upsert(ppb.UpsertPoints(
+            collection_name="del", wait=False,
+            points=[point(num(4), [40, 0], {"i": 40})]), timeout=10)
+        res = self.points.Delete(ppb.DeletePoints(
+            collection_name="del", wait=True,
+            points=ppb.PointsSelector(points=ppb.PointsIdsList(
+                ids=[num(2), num(3), num(77)]))), timeout=10)
+        self.assertEqual(res.result.status, ppb.Completed)
+        count = self.points.Count(ppb.CountPoints(collection_name="del"),
+                                  timeout=10).result.count
+        self.assertEqual(count, 8)
+        got = self.points.Get(ppb.GetPoints(
+            collection_name="del", ids=[num(2), num(4)],
+            with_payload=ppb.WithPayloadSelector(enable=True)),
+            timeout=10).result
+        self.assertEqual([id_of(p.id) for p in got], [4])
+        self.assertEqual(payload_of(got[0]), {"i": 40})
+        # Euclid is the true distance, smaller first.
+        hits = self.points.Search(ppb.SearchPoints(
+            collection_name="del", vector=[0, 0], limit=3),
+            timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [0, 1, 5])
+        self.assertEqual([h.score for h in hits], [0.0, 1.0, 5.0])
+
+    # -- search and query -------------------------------------------
+
+    def test_search(self):
+        hits = self.points.Search(ppb.SearchPoints(
+            collection_name="demo", vector=[1, 0, 0, 0], limit=3,
+            with_payload=ppb.WithPayloadSelector(enable=True)),
+            timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [1, 5, 3])
+        self.assertAlmostEqual(hits[0].score, 1.0, places=6)
+        self.assertAlmostEqual(hits[1].score, 0.9, places=6)
+        self.assertAlmostEqual(hits[2].score, 0.5, places=6)
+        self.assertEqual(payload_of(hits[2]), {"city": "Paris"})
+
+    def test_search_offset_threshold(self):
+        hits = self.points.Search(ppb.SearchPoints(
+            collection_name="demo", vector=[1, 0, 0, 0], limit=2, offset=1),
+            timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [5, 3])
+        hits = self.points.Search(ppb.SearchPoints(
+            collection_name="demo", vector=[1, 0, 0, 0], limit=10,
+            score_threshold=0.5), timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [1, 5])
+
+    def test_search_batch(self):
+        res = self.points.SearchBatch(ppb.SearchBatchPoints(
+            collection_name="demo", search_points=[
+                ppb.SearchPoints(vector=[0, 1, 0, 0], limit=1),
+                ppb.SearchPoints(vector=[0, 0, 1, 0], limit=2)]),
+            timeout=10).result
+        self.assertEqual(len(res), 2)
+        self.assertEqual([id_of(h.id) for h in res[0].result], [2])
+        self.assertEqual([id_of(h.id) for h in res[1].result], [UUID, 5])
+
+    def test_query_vector_and_id(self):
+        q = ppb.Query(nearest=ppb.VectorInput(
+            dense=ppb.DenseVector(data=[1, 0, 0, 0])))
+        hits = self.points.Query(ppb.QueryPoints(
+            collection_name="demo", query=q, limit=2, offset=1),
+            timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [5, 3])
+        by_id = ppb.Query(nearest=ppb.VectorInput(id=num(1)))
+        hits = self.points.Query(ppb.QueryPoints(
+            collection_name="demo", query=by_id, limit=2,
+            with_payload=ppb.WithPayloadSelector(
+                include=ppb.PayloadIncludeSelector(fields=["city"]))),
+            timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [5, 3])
+        self.assertEqual(payload_of(hits[0]), {"city": "Rome"})
+        # No limit: Qdrant's default of 10 (here all five points).
+        hits = self.points.Query(ppb.QueryPoints(
+            collection_name="demo", query=q), timeout=10).result
+        self.assertEqual(len(hits), 5)
+
+    def test_query_batch(self):
+        res = self.points.QueryBatch(ppb.QueryBatchPoints(
+            collection_name="demo", query_points=[
+                ppb.QueryPoints(query=ppb.Query(nearest=ppb.VectorInput(
+                    dense=ppb.DenseVector(data=[0, 1, 0, 0]))), limit=1),
+                ppb.QueryPoints(query=ppb.Query(nearest=ppb.VectorInput(
+                    id=uuid(UUID))), limit=1)]), timeout=10).result
+        self.assertEqual([id_of(h.id) for h in res[0].result], [2])
+        self.assertEqual([id_of(h.id) for h in res[1].result], [5])
+
+    def test_query_rejects_fusion(self):
+        q = ppb.Query(fusion=ppb.RRF)
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Query,
+                          ppb.QueryPoints(collection_name="demo", query=q),
+                          text="fusion")
+
+    def test_named_vectors(self):
+        self.coll.Create(cpb.CreateCollection(
+            collection_name="named",
+            vectors_config=cpb.VectorsConfig(params_map=cpb.VectorParamsMap(
+                map={"img": cpb.VectorParams(size=2, distance=cpb.Cosine),
+                     "txt": cpb.VectorParams(size=3, distance=cpb.Euclid)}))),
+            timeout=10)
+        pts = [
+            ppb.PointStruct(id=num(1), vectors=ppb.Vectors(
+                vectors=ppb.NamedVectors(vectors={
+                    "img": ppb.Vector(dense=ppb.DenseVector(data=[2, 0])),
+                    "txt": ppb.Vector(data=[0, 0, 0])}))),
+            ppb.PointStruct(id=num(2), vectors=ppb.Vectors(
+                vectors=ppb.NamedVectors(vectors={
+                    "img": ppb.Vector(data=[0, 3]),
+                    "txt": ppb.Vector(dense=ppb.DenseVector(
+                        data=[3, 4, 0]))}))),
+        ]
+        self.points.Upsert(ppb.UpsertPoints(collection_name="named",
+                                            points=pts, wait=True),
+                           timeout=10)
+        hits = self.points.Search(ppb.SearchPoints(
+            collection_name="named", vector_name="txt", vector=[0, 0, 0],
+            limit=2), timeout=10).result
+        self.assertEqual([(id_of(h.id), h.score) for h in hits],
+                         [(1, 0.0), (2, 5.0)])
+        hits = self.points.Query(ppb.QueryPoints(
+            collection_name="named", using="img",
+            query=ppb.Query(nearest=ppb.VectorInput(
+                dense=ppb.DenseVector(data=[0, 1]))),
+            with_vectors=ppb.WithVectorsSelector(
+                include=ppb.VectorsSelector(names=["img"]))),
+            timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [2, 1])
+        self.assertAlmostEqual(hits[0].score, 1.0, places=6)
+        named = hits[1].vectors.vectors.vectors
+        self.assertEqual(list(named.keys()), ["img"])
+        # Cosine vectors are stored normalised.
+        self.assertEqual(list(named["img"].dense.data), [1.0, 0.0])
+        info = self.coll.Get(cpb.GetCollectionInfoRequest(
+            collection_name="named"), timeout=10).result
+        vmap = info.config.params.vectors_config.params_map.map
+        self.assertEqual(vmap["txt"].size, 3)
+        self.assertEqual(vmap["txt"].distance, cpb.Euclid)
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Search,
+                          ppb.SearchPoints(collection_name="named",
+                                           vector_name="nope",
+                                           vector=[1, 2], limit=1),
+                          text="nope")
+
+    # -- errors ------------------------------------------------------
+
+    def test_missing_collection(self):
+        for fn, req in [
+            (self.points.Search, ppb.SearchPoints(collection_name="nope",
+                                                  vector=[1, 0, 0, 0],
+                                                  limit=1)),
+            (self.points.Upsert, ppb.UpsertPoints(collection_name="nope",
+                                                  points=[])),
+            (self.points.Count, ppb.CountPoints(collection_name="nope")),
+            (self.coll.Get, cpb.GetCollectionInfoRequest(
+                collection_name="nope")),
+        ]:
+            self.assertStatus(grpc.StatusCode.NOT_FOUND, fn, req)
+
+    def test_wrong_dimension(self):
+        e = self.assertStatus(
+            grpc.StatusCode.INVALID_ARGUMENT, self.points.Upsert,
+            ppb.UpsertPoints(collection_name="demo",
+                             points=[point(num(50), [1, 2, 3])]))
+        self.assertIn("expected 4, got 3", e.details())
+        self.assertStatus(
+            grpc.StatusCode.INVALID_ARGUMENT, self.points.Search,
+            ppb.SearchPoints(collection_name="demo", vector=[1, 2], limit=1),
+            text="expected 4, got 2")
+        # Nothing of the failed batch was stored.
+        got = self.points.Get(ppb.GetPoints(collection_name="demo",
+                                            ids=[num(50)]), timeout=10)
+        self.assertEqual(len(got.result), 0)
+
+    def test_bad_uuid(self):
+        for text in ["not-a-uuid", "123", "6f1c1e9c-0000-4000-8000-00000000000"]:
+            self.assertStatus(
+                grpc.StatusCode.INVALID_ARGUMENT, self.points.Upsert,
+                ppb.UpsertPoints(collection_name="demo",
+                                 points=[point(uuid(text), [1, 0, 0, 0])]),
+                text="not a UUID")
+        self.assertStatus(
+            grpc.StatusCode.INVALID_ARGUMENT, self.points.Get,
+            ppb.GetPoints(collection_name="demo", ids=[common.PointId()]))
+
+    def test_filter_rejected(self):
+        flt = common.Filter(must=[common.Condition(
+            field=common.FieldCondition(key="city", match=common.Match(
+                keyword="Paris")))])
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Search,
+                          ppb.SearchPoints(collection_name="demo",
+                                           vector=[1, 0, 0, 0], limit=1,
+                                           filter=flt),
+                          text="filters are not supported yet")
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Count,
+                          ppb.CountPoints(collection_name="demo", filter=flt),
+                          text="filters are not supported yet")
+        # An empty filter is no filter.
+        n = self.points.Count(ppb.CountPoints(collection_name="demo",
+                                              filter=common.Filter()),
+                              timeout=10).result.count
+        self.assertEqual(n, len(DEMO_POINTS))
+
+    def test_unknown_method(self):
+        for path in ["/qdrant.Points/Recommend", "/qdrant.Points/SetPayload",
+                     "/qdrant.Snapshots/Create", "/no.Such/Method"]:
+            call = self.channel.unary_unary(path)
+            self.assertStatus(grpc.StatusCode.UNIMPLEMENTED, call, b"")
+
+    def test_invalid_utf8_payload(self):
+        # Hand-built PointStruct whose payload string is the bytes c3 28.
+        call = self.channel.unary_unary("/qdrant.Points/Upsert")
+        good = ppb.UpsertPoints(collection_name="demo", points=[
+            point(num(60), [1, 0, 0, 0], {"k": "XX"})]).SerializeToString()
+        bad = good.replace(b"XX", b"\xc3\x28")
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, call, bad,
+                          text="UTF-8")
+
+    def test_gzip_request(self):
+        channel = grpc.insecure_channel(
+            self.server.address, compression=grpc.Compression.Gzip)
+        points = pgrpc.PointsStub(channel)
+        text = "compressible " * 500  # well above the 1 KiB gzip threshold
+        points.Upsert(ppb.UpsertPoints(
+            collection_name="demo", wait=True,
+            points=[point(num(70), [0, 0, 0, 1], {"text": text})]),
+            timeout=10)
+        got = points.Get(ppb.GetPoints(
+            collection_name="demo", ids=[num(70)],
+            with_payload=ppb.WithPayloadSelector(enable=True)),
+            timeout=10).result
+        channel.close()
+        self.assertEqual(payload_of(got[0]), {"text": text})
+        self.points.Delete(ppb.DeletePoints(
+            collection_name="demo", wait=True,
+            points=ppb.PointsSelector(points=ppb.PointsIdsList(
+                ids=[num(70)]))), timeout=10)
+
+
+class ApiKeyTest(unittest.TestCase):
+    def test_keys(self):
+        with harness.Server(BINARY, SCRATCH,
+                            ["--api-key", "admin-secret",
+                             "--read-only-api-key", "reader"]) as server:
+            channel = grpc.insecure_channel(server.address)
+            coll = cgrpc.CollectionsStub(channel)
+            health = qdrant_pb2_grpc.QdrantStub(channel)
+            create = cpb.CreateCollection(
+                collection_name="k", vectors_config=cpb.VectorsConfig(
+                    params=cpb.VectorParams(size=2, distance=cpb.Dot)))
+            list_req = cpb.ListCollectionsRequest()
+
+            def status(fn, req, key):
+                md = [("api-key", key)] if key is not None else None
+                try:
+                    fn(req, metadata=md, timeout=10)
+                    return grpc.StatusCode.OK
+                except grpc.RpcError as e:
+                    return e.code()
+
+            U = grpc.StatusCode.UNAUTHENTICATED
+            self.assertEqual(status(health.HealthCheck,
+                                    qdrant_pb2.HealthCheckRequest(), None), U)
+            self.assertEqual(status(coll.List, list_req, None), U)
+            self.assertEqual(status(coll.List, list_req, "admin-secreT"), U)
+            self.assertEqual(status(coll.List, list_req, "admin-secret2"), U)
+            self.assertEqual(status(coll.List, list_req, ""), U)
+            self.assertEqual(status(coll.Create, create, "reader"),
+                             grpc.StatusCode.PERMISSION_DENIED)
+            self.assertEqual(status(coll.List, list_req, "reader"),
+                             grpc.StatusCode.OK)
+            self.assertEqual(status(coll.Create, create, "admin-secret"),
+                             grpc.StatusCode.OK)
+            channel.close()
+            log = "".join(server.log)
+            self.assertNotIn("admin-secret", log)
+            self.assertNotIn("reader", log.replace("read-only", ""))
+
+    def test_settings_precedence(self):
+        # file < environment < flags
+        with tempfile.NamedTemporaryFile("w", suffix=".json", dir=SCRATCH,
+                                         delete=False) as f:
+            json.dump({"api_key": "from-file", "threads": 2}, f)
+        try:
+            cases = [
+                ([], {}, "from-file"),
+                ([], {"STRATA_API_KEY": "from-env"}, "from-env"),
+                (["--api-key", "from-flag"], {"STRATA_API_KEY": "from-env"},
+                 "from-flag"),
+            ]
+            for flags, env, expected in cases:
+                with harness.Server(BINARY, SCRATCH,
+                                    ["--config", f.name] + flags,
+                                    env=env) as server:
+                    channel = grpc.insecure_channel(server.address)
+                    health = qdrant_pb2_grpc.QdrantStub(channel)
+                    for key in ["from-file", "from-env", "from-flag"]:
+                        try:
+                            health.HealthCheck(
+                                qdrant_pb2.HealthCheckRequest(),
+                                metadata=[("api-key", key)], timeout=10)
+                            ok = True
+                        except grpc.RpcError as e:
+                            self.assertEqual(
+                                e.code(), grpc.StatusCode.UNAUTHENTICATED)
+                            ok = False
+                        self.assertEqual(ok, key == expected, (flags, env,
+                                                               key))
+                    channel.close()
+        finally:
+            os.unlink(f.name)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
