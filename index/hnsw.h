@@ -67,7 +67,9 @@
  * - Unlinking a deleted node at once.  Finding the nodes that link to it
  *   needs reverse links (memory on every node) or a scan of the whole graph.
  *   Removal only marks the node.  strata_hnsw_repair later scans once for
- *   all deleted nodes and rebuilds each affected list with the heuristic.
+ *   all deleted nodes and refills each affected list with the heuristic.
+ *   Only a level-0 in-degree count is kept per node (4 bytes), so that no
+ *   reselection drops the last link into a node.
  * - Freeing the link arrays of deleted nodes.  Concurrent readers may still
  *   hold them.  Invariant 5 keeps them for reuse by the same slot instead.
  */
@@ -146,12 +148,14 @@ int strata_hnsw_update(strata_hnsw *h, uint32_t slot);
  * STRATA_HNSW_EBUSY. */
 int strata_hnsw_remove(strata_hnsw *h, uint32_t slot);
 
-/* Rebuilds every list that links to a REMOVED node, then frees those
- * nodes (their slots become FREE).  Each affected list is reselected by
- * the heuristic from its surviving links plus the links of the removed
- * nodes it pointed to (followed through chains of removed nodes).  Waits
- * for writers; searches may run.  Returns STRATA_HNSW_OK or
- * STRATA_HNSW_ENOMEM (the graph is then valid, only partly repaired). */
+/* Repairs every list that links to a REMOVED node, then frees those
+ * nodes (their slots become FREE).  An affected list keeps its surviving
+ * links and refills the other places by the heuristic from the links of
+ * the removed nodes it pointed to (followed through chains of removed
+ * nodes).  A node left with at most one level-0 in-link is then linked
+ * from its nearest neighbour.  Waits for writers; searches may run.  Returns
+ * STRATA_HNSW_OK or STRATA_HNSW_ENOMEM (the graph is then valid, only
+ * partly repaired). */
 int strata_hnsw_repair(strata_hnsw *h);
 
 /* Counters of one search, for tests and tuning. */
@@ -168,9 +172,11 @@ typedef struct strata_hnsw_query_stats {
  * but the beam still walks through disallowed ones.  When the filter
  * rejects most of what the beam meets, a rejected neighbour's own links
  * are scanned instead (two-hop expansion, as in ACORN-1), so the walk
- * stays inside allowed nodes.  When the graph search finds fewer than k,
- * an exact scan of the allowed PRESENT slots (strata_flat_search) gives
- * the result, so the count is always min(k, allowed PRESENT slots).
+ * stays inside allowed nodes.  An exact scan of the allowed PRESENT slots
+ * (strata_flat_search) gives the result instead when the graph search
+ * finds fewer than k.  It also does when the allowed share of the nodes
+ * the beam tested projects fewer than 2 * ef allowed nodes in the index.
+ * So the count is always min(k, allowed PRESENT slots).
  *
  * Writes hits to `out` (room for k), best first, scores in the flat.h
  * convention, and returns their count; returns -1 when out of memory.

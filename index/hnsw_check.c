@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "hnsw_internal.h"
 
@@ -71,6 +72,32 @@ static int check_list(strata_hnsw *h, uint32_t slot, unsigned level,
   return STRATA_HNSW_OK;
 }
 
+/* Recounts the level-0 in-links of every node and compares. */
+static int check_indegrees(strata_hnsw *h, uint32_t limit, char *msg,
+                           size_t msg_len) {
+  uint32_t *count = calloc(limit ? limit : 1, sizeof *count);
+  if (!count)
+    return fail(msg, msg_len, "out of memory counting in-degrees");
+  for (uint32_t slot = 0; slot < limit; slot++) {
+    if (hnsw_state(h, slot) == HNSW_FREE)
+      continue;
+    const uint32_t *list = hnsw_list(h, slot, 0);
+    for (uint32_t i = 0; i < list[0]; i++)
+      count[list[1 + i]]++;
+  }
+  int rc = STRATA_HNSW_OK;
+  for (uint32_t slot = 0; slot < limit && rc == STRATA_HNSW_OK; slot++) {
+    if (!hnsw_chunk_of(h, slot))
+      continue;
+    uint32_t stored = *hnsw_indeg(h, slot);
+    if (stored != count[slot])
+      rc = fail(msg, msg_len, "node %u: in-degree %u recorded, %u counted",
+                slot, stored, count[slot]);
+  }
+  free(count);
+  return rc;
+}
+
 int hnsw_check_locked(strata_hnsw *h, char *msg, size_t msg_len) {
   if (msg && msg_len > 0)
     msg[0] = '\0';
@@ -117,6 +144,9 @@ int hnsw_check_locked(strata_hnsw *h, char *msg, size_t msg_len) {
                 "counted %zu present and %zu removed nodes, counters say "
                 "%zu and %zu",
                 present, removed, h->n_present, h->n_removed);
+  int rc = check_indegrees(h, limit, msg, msg_len);
+  if (rc != STRATA_HNSW_OK)
+    return rc;
 
   /* 3. Entry point (invariant 3). */
   uint64_t entry = hnsw_entry_load(h);

@@ -138,7 +138,8 @@ static void scratch_free(hnsw_scratch *s) {
   free(s->pool);
   free(s->picked);
   free(s->picked_vec);
-  free(s->old);
+  free(s->picked_at);
+  free(s->old_at);
   free(s->queue);
   free(s);
 }
@@ -147,6 +148,7 @@ static void chunk_free(hnsw_chunk *c) {
   for (size_t i = 0; i < STRATA_VS_CHUNK; i++)
     free(c->upper[i]);
   free(c->links0);
+  free(c->indeg);
   free(c->upper);
   free(c->level);
   free(c->state);
@@ -197,13 +199,16 @@ bool hnsw_ensure_chunk(strata_hnsw *h, uint32_t slot) {
     hnsw_chunk *c = calloc(1, sizeof *c);
     if (c) {
       c->links0 = calloc(STRATA_VS_CHUNK * h->rec0, sizeof *c->links0);
+      c->indeg = calloc(STRATA_VS_CHUNK, sizeof *c->indeg);
       c->upper = calloc(STRATA_VS_CHUNK, sizeof *c->upper);
       c->level = malloc(STRATA_VS_CHUNK);
       c->state = calloc(STRATA_VS_CHUNK, 1);
     }
-    if (!c || !c->links0 || !c->upper || !c->level || !c->state) {
+    if (!c || !c->links0 || !c->indeg || !c->upper || !c->level ||
+        !c->state) {
       if (c) {
         free(c->links0);
+        free(c->indeg);
         free(c->upper);
         free(c->level);
         free(c->state);
@@ -233,6 +238,73 @@ bool hnsw_alloc_upper(strata_hnsw *h, uint32_t slot, unsigned level) {
                    __ATOMIC_RELEASE);
   __atomic_add_fetch(&h->upper_bytes, bytes, __ATOMIC_RELAXED);
   return true;
+}
+
+/* ---- Lists and in-degrees ------------------------------------------------- */
+
+static bool contains(const uint32_t *ids, uint32_t n, uint32_t slot) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (ids[i] == slot)
+      return true;
+  }
+  return false;
+}
+
+void hnsw_set_list(strata_hnsw *h, uint32_t slot, unsigned level,
+                   const uint32_t *ids, uint32_t n) {
+  uint32_t *list = hnsw_list(h, slot, level);
+  if (level == 0) {
+    /* The caller holds the lock, so the old entries are stable. */
+    uint32_t n_old = list[0];
+    for (uint32_t i = 0; i < n_old; i++) {
+      if (!contains(ids, n, list[1 + i]))
+        __atomic_sub_fetch(hnsw_indeg(h, list[1 + i]), 1, __ATOMIC_RELAXED);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      if (!contains(list + 1, n_old, ids[i]))
+        __atomic_add_fetch(hnsw_indeg(h, ids[i]), 1, __ATOMIC_RELAXED);
+    }
+  }
+  for (uint32_t i = 0; i < n; i++)
+    __atomic_store_n(&list[1 + i], ids[i], __ATOMIC_RELEASE);
+  __atomic_store_n(&list[0], n, __ATOMIC_RELEASE);
+}
+
+/* Returns whether replacing the link to `slot` harms no node: it is a new
+ * link, or its target has another in-link. */
+static bool droppable(strata_hnsw *h, const uint32_t *old, uint32_t n_old,
+                      uint32_t slot) {
+  return !contains(old, n_old, slot) ||
+         __atomic_load_n(hnsw_indeg(h, slot), __ATOMIC_RELAXED) > 1;
+}
+
+void hnsw_keep_sole_links(strata_hnsw *h, hnsw_scratch *s,
+                          const uint32_t *old, uint32_t n_old, uint32_t drop,
+                          uint32_t cap, uint32_t *n_picked) {
+  /* NOTE: two writers dropping the two last in-links of one node at the
+   * same time both see a count of 2, so the node can still lose both. */
+  uint32_t n = *n_picked, victim = n;
+  for (uint32_t i = 0; i < n_old; i++) {
+    uint32_t z = old[i];
+    if (z == drop || contains(s->picked, n, z))
+      continue;
+    uint8_t state = hnsw_state(h, z) & HNSW_STATE_MASK;
+    if (state != HNSW_PRESENT && state != HNSW_INSERTING)
+      continue;
+    if (__atomic_load_n(hnsw_indeg(h, z), __ATOMIC_RELAXED) > 1)
+      continue;
+    if (n < cap) {
+      s->picked[n++] = z;
+      continue;
+    }
+    /* Full: replace the farthest picked link that may go. */
+    while (victim > 0 && !droppable(h, old, n_old, s->picked[victim - 1]))
+      victim--;
+    if (victim == 0)
+      break;
+    s->picked[--victim] = z;
+  }
+  *n_picked = n;
 }
 
 /* ---- Heaps --------------------------------------------------------------- */
@@ -315,9 +387,11 @@ static hnsw_scratch *scratch_new(const strata_hnsw *h) {
   s->fresh = malloc(s->list_cap * sizeof *s->fresh);
   s->picked = malloc(s->list_cap * sizeof *s->picked);
   s->picked_vec = malloc(s->list_cap * sizeof *s->picked_vec);
-  s->old = malloc(s->list_cap * sizeof *s->old);
+  size_t rows = (size_t)(HNSW_MAX_LEVEL + 1) * s->list_cap;
+  s->picked_at = malloc(rows * sizeof *s->picked_at);
+  s->old_at = malloc(rows * sizeof *s->old_at);
   if (!s->list || !s->list2 || !s->fresh || !s->picked || !s->picked_vec ||
-      !s->old) {
+      !s->picked_at || !s->old_at) {
     scratch_free(s);
     return NULL;
   }
@@ -395,6 +469,8 @@ uint16_t *hnsw_tag_grow(hnsw_scratch *s, uint32_t slot) {
 }
 
 static bool grow_cands(hnsw_cand **arr, size_t *cap, size_t n) {
+  if (n == 0)
+    n = 1; /* never leave the array NULL: memcpy rejects it even for 0 */
   if (n <= *cap)
     return true;
   size_t c = *cap ? *cap : 64;
@@ -436,7 +512,7 @@ void strata_hnsw_get_info(strata_hnsw *h, strata_hnsw_info *info) {
 
   size_t bytes = sizeof *h + HNSW_CHUNK_TABLE_LEN * sizeof *h->chunks;
   size_t per_chunk = sizeof(hnsw_chunk) +
-                     STRATA_VS_CHUNK * (h->rec0 * sizeof(uint32_t) +
+                     STRATA_VS_CHUNK * ((h->rec0 + 1) * sizeof(uint32_t) +
                                         sizeof(uint32_t *) + 2);
   uint32_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
   for (size_t ci = 0; ci * STRATA_VS_CHUNK < limit; ci++) {
@@ -452,7 +528,8 @@ void strata_hnsw_get_info(strata_hnsw *h, strata_hnsw_info *info) {
     bytes += sizeof *s + s->n_tags * sizeof *s->tags +
              (s->cand.cap + s->best.cap + 2 * s->found_cap + s->pool_cap) *
                  sizeof(hnsw_cand) +
-             s->list_cap * (5 * sizeof(uint32_t) + sizeof(float *)) +
+             s->list_cap * (4 * sizeof(uint32_t) + sizeof(float *)) +
+             2 * (HNSW_MAX_LEVEL + 1) * s->list_cap * sizeof(uint32_t) +
              s->queue_cap * sizeof(uint32_t);
   }
   pthread_mutex_unlock(&h->pool_lock);

@@ -7,6 +7,7 @@
  *   links0  (2m + 1) u32 per node: the level-0 count, then up to 2m links
  *   upper   per node, NULL or one block of level * (m + 1) u32: for each
  *           level 1..level, a count then up to m links
+ *   indeg   u32 per node: how many level-0 lists link to it
  *   level   u8 per node, HNSW_LEVEL_UNSET until the slot's first insert
  *   state   u8 per node: enum hnsw_node_state, plus HNSW_BUSY during an
  *           update
@@ -42,6 +43,7 @@ enum hnsw_node_state {
 
 typedef struct hnsw_chunk {
   uint32_t *links0;
+  uint32_t *indeg;
   uint32_t **upper;
   uint8_t *level;
   uint8_t *state;
@@ -89,13 +91,17 @@ typedef struct hnsw_scratch {
   size_t pool_cap;
   uint32_t *picked;   /* neighbour selection output */
   const float **picked_vec;
-  uint32_t *old;      /* a node's links before relinking */
+  /* Per level, while linking one node: the neighbours picked and the
+   * node's links before; HNSW_MAX_LEVEL + 1 rows of list_cap entries. */
+  uint32_t *picked_at, *old_at;
+  uint32_t n_picked_at[HNSW_MAX_LEVEL + 1], n_old_at[HNSW_MAX_LEVEL + 1];
   uint32_t *queue;    /* removed nodes to walk through in a repair */
   size_t queue_cap;
 
   /* Counters of the current search. */
   size_t n_dist, n_filter, n_tested, n_passed;
   bool two_hop;
+  bool gave_up; /* the filter allows too few nodes for a graph search */
 } hnsw_scratch;
 
 struct strata_hnsw {
@@ -205,13 +211,24 @@ static inline uint32_t hnsw_read_list(const uint32_t *list, uint32_t cap,
   return n;
 }
 
-/* Publishes `n` links; the caller holds the list's stripe lock. */
-static inline void hnsw_write_list(uint32_t *list, const uint32_t *ids,
-                                   uint32_t n) {
-  for (uint32_t i = 0; i < n; i++)
-    __atomic_store_n(&list[1 + i], ids[i], __ATOMIC_RELEASE);
-  __atomic_store_n(&list[0], n, __ATOMIC_RELEASE);
+/* Returns the level-0 in-degree counter of `slot`. */
+static inline uint32_t *hnsw_indeg(const strata_hnsw *h, uint32_t slot) {
+  return &hnsw_chunk_of(h, slot)->indeg[hnsw_index_in_chunk(slot)];
 }
+
+/* Replaces the list of `slot` at `level` by ids[0, n), keeping the
+ * level-0 in-degree counters exact.  The caller holds the stripe lock. */
+void hnsw_set_list(strata_hnsw *h, uint32_t slot, unsigned level,
+                   const uint32_t *ids, uint32_t n);
+
+/* Before a reselected level-0 list replaces `old`, puts back into
+ * s->picked (count *n_picked, room for `cap`) each live node that would
+ * lose its only in-link.  It takes the place of a picked link whose
+ * target keeps another in-link.  Links to `drop` and to REMOVED nodes may
+ * go. */
+void hnsw_keep_sole_links(strata_hnsw *h, hnsw_scratch *s,
+                          const uint32_t *old, uint32_t n_old, uint32_t drop,
+                          uint32_t cap, uint32_t *n_picked);
 
 static inline pthread_mutex_t *hnsw_lock_of(strata_hnsw *h, uint32_t slot) {
   return &h->link_locks[slot & (HNSW_LOCK_STRIPES - 1)];
@@ -309,11 +326,16 @@ bool hnsw_beam_search(strata_hnsw *h, hnsw_scratch *s, const hnsw_target *t,
 
 /* ---- Linking (hnsw_build.c) -------------------------------------------- */
 
-/* Picks up to `max` neighbours from s->pool[0, n), sorted nearest first,
- * by the heuristic of Algorithm 4.  Writes them to s->picked and returns
- * their count. */
+/* Picks neighbours from s->pool[0, n), sorted nearest first, by the
+ * heuristic of Algorithm 4, after the `kept` ones the caller placed in
+ * s->picked and s->picked_vec, up to `max` in all.  Returns the count in
+ * s->picked.  Overwrites the distances in s->pool. */
 uint32_t hnsw_select_neighbors(strata_hnsw *h, hnsw_scratch *s, size_t n,
-                               uint32_t max);
+                               uint32_t kept, uint32_t max);
+
+/* Links y -> x on level 0, replacing y's farthest link whose target has
+ * another in-link when y's list is full.  Returns whether x is linked. */
+bool hnsw_force_link(strata_hnsw *h, uint32_t y, uint32_t x);
 
 /* Sorts s->pool[0, n) nearest first. */
 void hnsw_sort_pool(hnsw_scratch *s, size_t n);

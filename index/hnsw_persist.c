@@ -453,6 +453,18 @@ static int read_nodes(reader *r, strata_hnsw *h, const file_header *hd) {
     return load_fail(r, STRATA_HNSW_ECORRUPT,
                      "%llu unexpected bytes after the last node",
                      (unsigned long long)(r->body - r->offset));
+
+  /* In-degrees are not stored; count them.  A link to a slot with no
+   * chunk is left for the graph check to report. */
+  for (uint32_t slot = 0; slot < hd->limit; slot++) {
+    if (hnsw_state(h, slot) == HNSW_FREE)
+      continue;
+    const uint32_t *list = hnsw_list(h, slot, 0);
+    for (uint32_t i = 0; i < list[0]; i++) {
+      if (hnsw_chunk_of(h, list[1 + i]))
+        (*hnsw_indeg(h, list[1 + i]))++;
+    }
+  }
   return STRATA_HNSW_OK;
 }
 

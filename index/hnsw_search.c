@@ -24,6 +24,14 @@
 #define TWO_HOP_RATIO 8
 #define TWO_HOP_MIN_TESTS 64
 
+/* The beam gives up for an exact scan when the allowed share of the
+ * tested nodes, times the PRESENT count, estimates fewer than
+ * EXACT_SCAN_EF_FACTOR * ef allowed nodes.  The sample is biased towards
+ * the query's neighbourhood, so a filter correlated with position is
+ * misjudged either way; both ways still return correct results.  Filling a beam of ef from so
+ * few would walk most of the graph, and the scan is exact. */
+#define EXACT_SCAN_EF_FACTOR 2
+
 /* Lines of a vector to prefetch ahead of a distance evaluation. */
 #define PREFETCH_LINES 4
 
@@ -166,10 +174,20 @@ bool hnsw_beam_search(strata_hnsw *h, hnsw_scratch *s, const hnsw_target *t,
     }
 
     /* Decide, from the allowed share so far, whether rejected neighbours
-     * are still worth a distance evaluation. */
-    if (t->filter && !s->two_hop && s->n_tested >= TWO_HOP_MIN_TESTS &&
-        s->n_passed * TWO_HOP_RATIO < s->n_tested)
-      s->two_hop = true;
+     * are still worth a distance evaluation, and whether the graph is
+     * worth walking at all. */
+    if (t->filter && s->n_tested >= TWO_HOP_MIN_TESTS) {
+      /* One more pass than seen, so that a small sample with no pass
+       * does not give up at once. */
+      size_t present = __atomic_load_n(&h->n_present, __ATOMIC_RELAXED);
+      if ((double)(s->n_passed + 1) * (double)present <
+          (double)(EXACT_SCAN_EF_FACTOR * ef) * (double)s->n_tested) {
+        s->gave_up = true;
+        break;
+      }
+      if (s->n_passed * TWO_HOP_RATIO < s->n_tested)
+        s->two_hop = true;
+    }
 
     /* Collect the unvisited neighbours and prefetch their vectors, so the
      * memory loads overlap instead of stalling one distance at a time. */
@@ -267,6 +285,7 @@ long strata_hnsw_search_stats(strata_hnsw *h, const float *query, size_t k,
     return -1;
   s->n_dist = s->n_filter = s->n_tested = s->n_passed = 0;
   s->two_hop = false;
+  s->gave_up = false;
 
   long count = -1;
   if (!graph_search(h, s, query, ef, filter))
@@ -279,9 +298,10 @@ long strata_hnsw_search_stats(strata_hnsw *h, const float *query, size_t k,
 
   /* Fewer than k: the beam may have missed allowed nodes the graph does
    * not connect it to.  Unless every PRESENT node is already in the
-   * result, scan exactly. */
+   * result, scan exactly.  Also scan when the beam gave up on a filter
+   * that allows too few nodes. */
   size_t present = __atomic_load_n(&h->n_present, __ATOMIC_RELAXED);
-  if (n < k && (filter || n < present)) {
+  if (s->gave_up || (n < k && (filter || n < present))) {
     fallback_filter f = {h, filter};
     strata_slot_filter composed = {allow_present, &f};
     count = strata_flat_search(h->store, h->metric, query, k, &composed, out);

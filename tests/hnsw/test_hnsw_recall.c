@@ -3,7 +3,7 @@
  * trip that must give identical results.
  *
  * Usage: test_hnsw_recall DATA_DIR [small]
- * DATA_DIR holds train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz.
+ * DATA_DIR contains train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz.
  * "small" (sanitizer builds) uses 4,000 train vectors and 50 queries
  * instead of 20,000 and 200. */
 #include <math.h>
@@ -14,10 +14,11 @@
 
 #define K 10
 
-/* Measured with 20,000 vectors, 200 queries, m 16, ef_construct 100:
- * see the printed recalls.  Each threshold sits a little below. */
-#define MIN_RECALL_L2_EF64 0.97
-#define MIN_RECALL_COSINE_EF64 0.97
+/* With 20,000 vectors, 200 queries, m 16 and ef_construct 100, recall@10
+ * at ef 64 measured 1.000 for L2 and 0.9955 for cosine (4,000 vectors and
+ * 50 queries: 1.000 for both).  Each threshold sits a little below. */
+#define MIN_RECALL_L2_EF64 0.995
+#define MIN_RECALL_COSINE_EF64 0.99
 #define MAX_CHURN_LOSS 0.01
 
 typedef struct setup {
