@@ -6,6 +6,8 @@ usage: test_grpc.py STRATA_BINARY SCRATCH_DIR STUBS_DIR
 """
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -592,6 +594,46 @@ class ApiKeyTest(unittest.TestCase):
                     channel.close()
         finally:
             os.unlink(f.name)
+
+
+@unittest.skipIf(shutil.which("openssl") is None, "openssl is not installed")
+class TlsTest(unittest.TestCase):
+    def test_tls(self):
+        tmp = tempfile.mkdtemp(prefix="tls-", dir=SCRATCH)
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        try:
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                 "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                 "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                check=True, capture_output=True)
+            with harness.Server(BINARY, SCRATCH, ["--tls-cert", cert,
+                                                  "--tls-key", key]) as s:
+                self.assertIn("(TLS)", "".join(s.log))
+                with open(cert, "rb") as f:
+                    creds = grpc.ssl_channel_credentials(
+                        root_certificates=f.read())
+                channel = grpc.secure_channel(s.address, creds)
+                reply = qdrant_pb2_grpc.QdrantStub(channel).HealthCheck(
+                    qdrant_pb2.HealthCheckRequest(), timeout=10)
+                self.assertEqual(reply.title, "strata")
+                channel.close()
+                plain = grpc.insecure_channel(s.address)
+                with self.assertRaises(grpc.RpcError) as ctx:
+                    qdrant_pb2_grpc.QdrantStub(plain).HealthCheck(
+                        qdrant_pb2.HealthCheckRequest(), timeout=5)
+                self.assertIn(ctx.exception.code(),
+                              [grpc.StatusCode.UNAVAILABLE,
+                               grpc.StatusCode.DEADLINE_EXCEEDED])
+                plain.close()
+            self.assertEqual(s.exit_code, 0)
+            # A certificate without its key is a configuration error.
+            with self.assertRaises(RuntimeError):
+                with harness.Server(BINARY, SCRATCH, ["--tls-cert", cert]):
+                    pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

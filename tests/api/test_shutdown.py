@@ -1,6 +1,7 @@
 """SIGTERM while calls are in flight: the calls already running finish
 with OK, the process exits 0, and a new server on the same data directory
-holds every point whose upsert was acknowledged.
+holds every point whose upsert was acknowledged.  Also: a batch whose
+deadline passes while it runs is stopped by the server.
 
 usage: test_shutdown.py STRATA_BINARY SCRATCH_DIR STUBS_DIR
 """
@@ -132,6 +133,38 @@ class ShutdownTest(unittest.TestCase):
             self.assertEqual(sorted(p.id.num for p in got), sorted(acked))
             channel.close()
         self.assertEqual(again.exit_code, 0, "".join(again.log))
+
+    def test_deadline_stops_batch(self):
+        rng = random.Random(11)
+        with harness.Server(BINARY, SCRATCH) as server:
+            channel = grpc.insecure_channel(server.address)
+            points = pgrpc.PointsStub(channel)
+            cgrpc.CollectionsStub(channel).Create(cpb.CreateCollection(
+                collection_name="d", vectors_config=cpb.VectorsConfig(
+                    params=cpb.VectorParams(size=DIM, distance=cpb.Dot))),
+                timeout=10)
+            points.Upsert(ppb.UpsertPoints(
+                collection_name="d",
+                points=[dense_point(i, rng) for i in range(5000)]),
+                timeout=60)
+            batch = ppb.SearchBatchPoints(collection_name="d", search_points=[
+                ppb.SearchPoints(vector=[rng.random() for _ in range(DIM)],
+                                 limit=3) for _ in range(20000)])
+            with self.assertRaises(grpc.RpcError) as ctx:
+                points.SearchBatch(batch, timeout=0.3)
+            self.assertEqual(ctx.exception.code(),
+                             grpc.StatusCode.DEADLINE_EXCEEDED)
+            # The server noticed and stopped the batch part-way.
+            deadline = time.time() + 30
+            while time.time() < deadline and not any(
+                    "SearchBatch failed: DEADLINE_EXCEEDED" in line
+                    for line in server.log):
+                time.sleep(0.05)
+            log = "".join(server.log)
+            self.assertIn("SearchBatch failed: DEADLINE_EXCEEDED", log)
+            self.assertRegex(log, r"after \d+ of 20000 searches")
+            channel.close()
+        self.assertEqual(server.exit_code, 0)
 
 
 if __name__ == "__main__":
