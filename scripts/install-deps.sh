@@ -9,6 +9,9 @@ packages=(
   librocksdb-dev libjansson-dev libroaring-dev libsimde-dev zlib1g-dev
   dataset-fashion-mnist
   libfaiss-dev libhnswlib-dev libopenblas-dev
+  libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
+  protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
+  openssl
 )
 
 missing=()
