@@ -41,16 +41,17 @@ static candidates everything(planner *p) {
 static candidates filter_candidates(planner *p, const strata_filter *f);
 
 /* Intersects the answers of every index on the condition's field.  Each
- * is a superset, so the intersection is one, and exact if any is. */
-static candidates field_candidates(planner *p, const strata_condition *c) {
+ * is a superset, so the intersection is one, and exact if any is.  Sets
+ * r.bm to NULL when no index has the field. */
+static candidates index_answers(planner *p, const strata_condition *c) {
+  candidates r = {NULL, 0};
   if (c->kind == STRATA_COND_IS_EMPTY || c->kind == STRATA_COND_IS_NULL ||
       c->kind == STRATA_COND_VALUES_COUNT || !p->indexes)
-    return everything(p);
+    return r;
   /* Token semantics apply when a text index exists, so only it may
    * answer match text then. */
   int text_only = c->kind == STRATA_COND_MATCH_TEXT &&
                   strata_payload_indexes_find_text(p->indexes, c->key.text);
-  candidates r = {NULL, 0};
   for (size_t i = 0; i < p->indexes->count; i++) {
     const strata_payload_index *ix = p->indexes->items[i];
     if (strcmp(strata_payload_index_field(ix), c->key.text) != 0 ||
@@ -71,6 +72,11 @@ static candidates field_candidates(planner *p, const strata_condition *c) {
       r.exact |= exact;
     }
   }
+  return r;
+}
+
+static candidates field_candidates(planner *p, const strata_condition *c) {
+  candidates r = index_answers(p, c);
   if (!r.bm)
     return everything(p);
   roaring_bitmap_and_inplace(r.bm, p->all);
@@ -251,24 +257,12 @@ static strata_estimate filter_estimate(estimator *es, const strata_filter *f);
 
 static strata_estimate field_estimate(estimator *es,
                                       const strata_condition *c) {
-  if (!es->indexes)
-    return unknown(es);
-  /* The index answers need a domain; every point number an index holds
-   * is a candidate, so use their union. */
-  roaring_bitmap_t *all = roaring_bitmap_create();
-  if (!all) {
+  planner p = {es->indexes, NULL, 0};
+  candidates r = index_answers(&p, c);
+  if (p.oom)
     es->oom = 1;
+  if (!r.bm)
     return unknown(es);
-  }
-  roaring_bitmap_add_range(all, 0, (uint64_t)UINT32_MAX + 1);
-  planner p = {es->indexes, all, 0};
-  candidates r = field_candidates(&p, c);
-  roaring_bitmap_free(all);
-  if (p.oom) {
-    es->oom = 1;
-    release(&r);
-    return unknown(es);
-  }
   uint64_t count = roaring_bitmap_get_cardinality(r.bm);
   int exact = r.exact;
   release(&r);

@@ -216,6 +216,7 @@ static int append_entry(strata_payload_index *ix, int64_t i, double d,
   e->i = i;
   e->d = d;
   e->point = point;
+  e->dead = 0;
   return 0;
 }
 
