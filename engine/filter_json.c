@@ -41,13 +41,25 @@ static strata_status fail_builder(const char *where) {
   return fail_at(where, "%s", message);
 }
 
+/* Appends s to out (holding *len bytes), cutting it at PATH_MAX_LEN. */
+static void append_text(char *out, size_t *len, const char *s) {
+  size_t n = strlen(s), room = PATH_MAX_LEN - 1 - *len;
+  if (n > room)
+    n = room;
+  memcpy(out + *len, s, n);
+  *len += n;
+  out[*len] = '\0';
+}
+
+/* Writes the JSON path base.part (base[part] for an index) into out,
+ * which must not overlap base. */
 static void join(char *out, const char *base, const char *part) {
-  if (!base[0])
-    snprintf(out, PATH_MAX_LEN, "%s", part);
-  else if (part[0] == '[')
-    snprintf(out, PATH_MAX_LEN, "%s%s", base, part);
-  else
-    snprintf(out, PATH_MAX_LEN, "%s.%s", base, part);
+  size_t len = 0;
+  out[0] = '\0';
+  append_text(out, &len, base);
+  if (base[0] && part[0] != '[')
+    append_text(out, &len, ".");
+  append_text(out, &len, part);
 }
 
 static void join_index(char *out, const char *base, size_t i) {
