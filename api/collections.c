@@ -15,7 +15,7 @@
 #include "internal.h"
 #include "strata_server.h"
 
-#define OUT_OF_MEMORY(call)                                                  \
+#define OUT_OF_MEMORY(call)                                                    \
   api_fail((call), GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory")
 
 grpc_status_code api_health_check(api_call *call,
@@ -83,36 +83,37 @@ static grpc_status_code vector_params(api_call *call, const char *name,
 /* Rejects the collection settings that Strata cannot honour. */
 static grpc_status_code check_unsupported(api_call *call,
                                           const Qdrant__CreateCollection *req) {
-  const char *what = NULL;
+  const char *unsupported = NULL;
   if (req->sparse_vectors_config != NULL &&
       req->sparse_vectors_config->n_map > 0)
-    what = "sparse vectors are";
+    unsupported = "sparse vectors are";
   else if (req->quantization_config != NULL)
-    what = "quantization is";
+    unsupported = "quantization is";
   else if (req->strict_mode_config != NULL)
-    what = "strict mode is";
+    unsupported = "strict mode is";
   else if (req->n_metadata > 0)
-    what = "collection metadata is";
+    unsupported = "collection metadata is";
   else if (req->_sharding_method_case ==
                QDRANT__CREATE_COLLECTION___SHARDING_METHOD_SHARDING_METHOD &&
            req->sharding_method != QDRANT__SHARDING_METHOD__Auto)
-    what = "custom sharding is";
+    unsupported = "custom sharding is";
   else if (req->_shard_number_case ==
                QDRANT__CREATE_COLLECTION___SHARD_NUMBER_SHARD_NUMBER &&
            req->shard_number > 1)
-    what = "shard_number above 1 is";
-  else if (req->_replication_factor_case ==
-               QDRANT__CREATE_COLLECTION___REPLICATION_FACTOR_REPLICATION_FACTOR &&
-           req->replication_factor > 1)
-    what = "replication_factor above 1 is";
+    unsupported = "shard_number above 1 is";
+  else if (
+      req->_replication_factor_case ==
+          QDRANT__CREATE_COLLECTION___REPLICATION_FACTOR_REPLICATION_FACTOR &&
+      req->replication_factor > 1)
+    unsupported = "replication_factor above 1 is";
   else if (
       req->_write_consistency_factor_case ==
           QDRANT__CREATE_COLLECTION___WRITE_CONSISTENCY_FACTOR_WRITE_CONSISTENCY_FACTOR &&
       req->write_consistency_factor > 1)
-    what = "write_consistency_factor above 1 is";
-  if (what != NULL)
+    unsupported = "write_consistency_factor above 1 is";
+  if (unsupported != NULL)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "%s not supported",
-                    what);
+                    unsupported);
   return GRPC_STATUS_OK;
 }
 
@@ -190,8 +191,8 @@ grpc_status_code api_collections_create(api_call *call,
 
 static Qdrant__VectorParams *params_out(api_call *call,
                                         const strata_vector_config *v) {
-  Qdrant__VectorParams *p = API_NEW(&call->arena, Qdrant__VectorParams,
-                                    QDRANT__VECTOR_PARAMS__INIT);
+  Qdrant__VectorParams *p =
+      API_NEW(&call->arena, Qdrant__VectorParams, QDRANT__VECTOR_PARAMS__INIT);
   if (p != NULL) {
     p->size = v->dim;
     p->distance = (Qdrant__Distance)v->distance;
@@ -201,8 +202,8 @@ static Qdrant__VectorParams *params_out(api_call *call,
 
 /* Describes the vectors of a collection as a VectorsConfig: `params` for
  * a lone unnamed vector, else the map. */
-static Qdrant__VectorsConfig *vectors_config_out(
-    api_call *call, const strata_collection_info *info) {
+static Qdrant__VectorsConfig *
+vectors_config_out(api_call *call, const strata_collection_info *info) {
   Qdrant__VectorsConfig *vc = API_NEW(&call->arena, Qdrant__VectorsConfig,
                                       QDRANT__VECTORS_CONFIG__INIT);
   if (vc == NULL)

@@ -73,9 +73,9 @@ int strata_server_settings_set(strata_server_settings *s, const char *name,
     const char *name;
     char **field;
   } strings[] = {
-      {"data", &s->data_dir},       {"host", &s->host},
-      {"api_key", &s->api_key},     {"read_only_api_key", &s->read_only_api_key},
-      {"tls_cert", &s->tls_cert},   {"tls_key", &s->tls_key},
+      {"data", &s->data_dir},     {"host", &s->host},
+      {"api_key", &s->api_key},   {"read_only_api_key", &s->read_only_api_key},
+      {"tls_cert", &s->tls_cert}, {"tls_key", &s->tls_key},
   };
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
     if (strcmp(name, strings[i].name) != 0)
@@ -101,7 +101,8 @@ int strata_server_settings_load_file(strata_server_settings *settings,
   json_error_t json_error;
   json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
   if (root == NULL) {
-    snprintf(error, error_size, "cannot read configuration \"%s\": %s (line "
+    snprintf(error, error_size,
+             "cannot read configuration \"%s\": %s (line "
              "%d)",
              path, json_error.text, json_error.line);
     return -1;
@@ -126,8 +127,8 @@ int strata_server_settings_load_file(strata_server_settings *settings,
       as_text = text;
     } else {
       snprintf(error, error_size,
-               "configuration \"%s\": %s must be a string or an integer",
-               path, key);
+               "configuration \"%s\": %s must be a string or an integer", path,
+               key);
       rc = -1;
       break;
     }

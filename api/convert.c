@@ -186,8 +186,7 @@ Qdrant__PointId *api_id_to_proto(api_call *call, const strata_point_id *id) {
 int api_filter_is_set(const Qdrant__Filter *filter) {
   return filter != NULL &&
          (filter->n_should > 0 || filter->n_must > 0 ||
-          filter->n_must_not > 0 ||
-          filter->min_should != NULL);
+          filter->n_must_not > 0 || filter->min_should != NULL);
 }
 
 grpc_status_code api_reject_filter(api_call *call,
@@ -250,10 +249,9 @@ int api_check_depth(const ProtobufCMessageDescriptor *descriptor,
         return -1;
       pos += n;
       const ProtobufCFieldDescriptor *field =
-          key >> 3 <= UINT32_MAX
-              ? protobuf_c_message_descriptor_get_field(descriptor,
-                                                        (unsigned)(key >> 3))
-              : NULL;
+          key >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(
+                                       descriptor, (unsigned)(key >> 3))
+                                 : NULL;
       if (field != NULL && field->type == PROTOBUF_C_TYPE_MESSAGE &&
           api_check_depth(field->descriptor, data + pos, (size_t)size,
                           depth + 1) != 0)
@@ -342,8 +340,8 @@ grpc_status_code api_vectors_to_proto(api_call *call,
   *out = NULL;
   if (!(selection->with & STRATA_WITH_VECTORS) || record->vectors == NULL)
     return GRPC_STATUS_OK;
-  Qdrant__VectorsOutput *vectors = API_NEW(
-      &call->arena, Qdrant__VectorsOutput, QDRANT__VECTORS_OUTPUT__INIT);
+  Qdrant__VectorsOutput *vectors = API_NEW(&call->arena, Qdrant__VectorsOutput,
+                                           QDRANT__VECTORS_OUTPUT__INIT);
   if (vectors == NULL)
     return api_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 
@@ -431,8 +429,8 @@ grpc_status_code api_scored_points(api_call *call, const strata_records *hits,
       skip--;
       continue;
     }
-    Qdrant__ScoredPoint *p = API_NEW(&call->arena, Qdrant__ScoredPoint,
-                                     QDRANT__SCORED_POINT__INIT);
+    Qdrant__ScoredPoint *p =
+        API_NEW(&call->arena, Qdrant__ScoredPoint, QDRANT__SCORED_POINT__INIT);
     if (p == NULL)
       return api_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     p->id = api_id_to_proto(call, &r->id);

@@ -5,8 +5,8 @@
  *
  * A handler receives the decoded request and the call's state.  It
  * builds its response in the call's arena, which is freed with the call,
- * and returns a gRPC status code; on an error it records the message
- * with api_fail().
+ * and returns a gRPC status code.  On an error it also records the
+ * message with api_fail().
  */
 #ifndef STRATA_API_INTERNAL_H
 #define STRATA_API_INTERNAL_H
@@ -43,14 +43,14 @@ void api_arena_free(api_arena *arena);
 
 /* Allocates and initialises a protobuf-c message of type T with its
  * INIT macro; evaluates to NULL when memory runs out. */
-#define API_NEW(arena, T, INIT)                                              \
-  ({                                                                         \
-    T *api_new_msg_ = api_alloc((arena), sizeof(T));                         \
-    if (api_new_msg_ != NULL) {                                              \
-      T api_new_init_ = INIT;                                                \
-      *api_new_msg_ = api_new_init_;                                         \
-    }                                                                        \
-    api_new_msg_;                                                            \
+#define API_NEW(arena, T, INIT)                                                \
+  ({                                                                           \
+    T *api_new_msg_ = api_alloc((arena), sizeof(T));                           \
+    if (api_new_msg_ != NULL) {                                                \
+      T api_new_init_ = INIT;                                                  \
+      *api_new_msg_ = api_new_init_;                                           \
+    }                                                                          \
+    api_new_msg_;                                                              \
   })
 
 /* ------------------------------------------------------------------ */
@@ -141,7 +141,7 @@ grpc_status_code api_payload_from_json(api_call *call,
                                        size_t *n_entries);
 
 /* Converts a record's vectors to the output form: one unnamed vector, or
- * a map of the names the selection asks for. */
+ * a map of the names that the selection includes. */
 grpc_status_code api_vectors_to_proto(api_call *call,
                                       const strata_record *record,
                                       const api_selection *selection,
@@ -152,7 +152,8 @@ int api_filter_is_set(const Qdrant__Filter *filter);
 
 /* Fails with INVALID_ARGUMENT when the filter is set: the engine has no
  * filtered reads yet. */
-grpc_status_code api_reject_filter(api_call *call, const Qdrant__Filter *filter);
+grpc_status_code api_reject_filter(api_call *call,
+                                   const Qdrant__Filter *filter);
 
 /* Checks that the nesting of messages in a serialized request stays
  * within API_MAX_MESSAGE_DEPTH, before protobuf-c recurses into it.
@@ -164,9 +165,8 @@ int api_check_depth(const ProtobufCMessageDescriptor *descriptor,
  * hit with id `exclude` (when not NULL), and applying the score
  * threshold (when `threshold` is not NULL) in the order of `distance`. */
 grpc_status_code api_scored_points(api_call *call, const strata_records *hits,
-                                   const api_selection *selection,
-                                   size_t skip, size_t limit,
-                                   const strata_point_id *exclude,
+                                   const api_selection *selection, size_t skip,
+                                   size_t limit, const strata_point_id *exclude,
                                    const float *threshold,
                                    strata_distance distance,
                                    Qdrant__ScoredPoint ***out, size_t *n_out);

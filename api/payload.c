@@ -4,8 +4,8 @@
  *
  * Numbers.  Value has separate integer (int64) and double kinds, and so
  * does jansson, so integers keep every bit both ways.  JSON text stored
- * by other tools may hold an integer beyond int64, which jansson cannot
- * represent as an integer: such a payload is parsed again with every
+ * by other tools may contain an integer beyond int64, which jansson
+ * cannot load as an integer.  Such a payload is parsed again with every
  * number as a double, so its integers come back as double_value (exact
  * up to 2^53).
  */
@@ -22,8 +22,8 @@ static json_t *value_to_json(api_call *call, const Qdrant__Value *value,
                              grpc_status_code *code);
 
 static json_t *entries_to_json(api_call *call,
-                               Qdrant__Struct__FieldsEntry **entries,
-                               size_t n, grpc_status_code *code) {
+                               Qdrant__Struct__FieldsEntry **entries, size_t n,
+                               grpc_status_code *code) {
   char shown[96];
   json_t *object = json_object();
   if (object == NULL) {
@@ -78,8 +78,7 @@ static json_t *value_to_json(api_call *call, const Qdrant__Value *value,
     if (out == NULL) {
       *code = api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                        "payload string \"%s\" is not valid UTF-8",
-                       api_printable(value->string_value, shown,
-                                     sizeof shown));
+                       api_printable(value->string_value, shown, sizeof shown));
       return NULL;
     }
     return out;
@@ -93,8 +92,7 @@ static json_t *value_to_json(api_call *call, const Qdrant__Value *value,
   case QDRANT__VALUE__KIND_LIST_VALUE: {
     out = json_array();
     const Qdrant__ListValue *list = value->list_value;
-    for (size_t i = 0; out != NULL && list != NULL && i < list->n_values;
-         i++) {
+    for (size_t i = 0; out != NULL && list != NULL && i < list->n_values; i++) {
       json_t *item = value_to_json(call, list->values[i], code);
       if (item == NULL) {
         json_decref(out);
@@ -105,9 +103,9 @@ static json_t *value_to_json(api_call *call, const Qdrant__Value *value,
     break;
   }
   default:
-    *code = api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                     "payload value has an unknown kind %d",
-                     (int)value->kind_case);
+    *code =
+        api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                 "payload value has an unknown kind %d", (int)value->kind_case);
     return NULL;
   }
   if (out == NULL)
@@ -137,9 +135,8 @@ grpc_status_code api_payload_to_json(api_call *call,
 
 static Qdrant__Value *json_to_value(api_call *call, json_t *json);
 
-static Qdrant__Struct__FieldsEntry **object_to_entries(api_call *call,
-                                                       json_t *object,
-                                                       size_t *n_out) {
+static Qdrant__Struct__FieldsEntry **
+object_to_entries(api_call *call, json_t *object, size_t *n_out) {
   size_t n = json_object_size(object);
   Qdrant__Struct__FieldsEntry **entries =
       api_alloc(&call->arena, (n + 1) * sizeof *entries);

@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-#define OUT_OF_MEMORY(call)                                                  \
+#define OUT_OF_MEMORY(call)                                                    \
   api_fail((call), GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory")
 
 /* Scroll's page size when the request gives none. */
@@ -172,7 +172,8 @@ grpc_status_code api_points_upsert(api_call *call,
   if (req->shard_key_selector != NULL)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "shard keys are not supported");
-  if (req->_update_mode_case == QDRANT__UPSERT_POINTS___UPDATE_MODE_UPDATE_MODE &&
+  if (req->_update_mode_case ==
+          QDRANT__UPSERT_POINTS___UPDATE_MODE_UPDATE_MODE &&
       req->update_mode != QDRANT__UPDATE_MODE__Upsert)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "update_mode %d is not supported; only Upsert is",
@@ -188,8 +189,8 @@ grpc_status_code api_points_upsert(api_call *call,
   if (points == NULL || payloads == NULL)
     code = OUT_OF_MEMORY(call);
   for (size_t i = 0; i < req->n_points && code == GRPC_STATUS_OK; i++)
-    code = point_from_proto(call, info, req->points[i], &points[i],
-                            &payloads[i]);
+    code =
+        point_from_proto(call, info, req->points[i], &points[i], &payloads[i]);
 
   int wait = req->_wait_case == QDRANT__UPSERT_POINTS___WAIT_WAIT && req->wait;
   if (code == GRPC_STATUS_OK && req->n_points > 0) {
@@ -267,8 +268,8 @@ grpc_status_code api_points_delete(api_call *call,
 
   int wait = req->_wait_case == QDRANT__DELETE_POINTS___WAIT_WAIT && req->wait;
   strata_write_options options = {wait};
-  strata_status st = strata_delete(call->db, req->collection_name, ids, n_ids,
-                                   &options, NULL);
+  strata_status st =
+      strata_delete(call->db, req->collection_name, ids, n_ids, &options, NULL);
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
   Qdrant__PointsOperationResponse *out = write_response(call, wait, &start);
@@ -319,8 +320,8 @@ grpc_status_code api_points_get(api_call *call, const ProtobufCMessage *request,
     return code;
   api_selection selection =
       api_selection_make(req->with_payload, 0, req->with_vectors);
-  strata_status st = strata_get(call->db, req->collection_name, ids,
-                                req->n_ids, selection.with, &records);
+  strata_status st = strata_get(call->db, req->collection_name, ids, req->n_ids,
+                                selection.with, &records);
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
 
@@ -369,8 +370,8 @@ grpc_status_code api_points_scroll(api_call *call,
                       "limit must be at least 1");
     limit = req->limit;
   }
-  /* A page never holds more than the collection: this bounds the
-   * engine's allocation for a hostile limit. */
+  /* A page never contains more than the collection, so cutting the
+   * limit bounds the engine's allocation for a hostile limit. */
   uint64_t count = 0;
   strata_status st = strata_count(call->db, req->collection_name, &count);
   if (st != STRATA_OK)
@@ -423,8 +424,8 @@ grpc_status_code api_points_count(api_call *call,
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
 
-  Qdrant__CountResponse *out =
-      API_NEW(&call->arena, Qdrant__CountResponse, QDRANT__COUNT_RESPONSE__INIT);
+  Qdrant__CountResponse *out = API_NEW(&call->arena, Qdrant__CountResponse,
+                                       QDRANT__COUNT_RESPONSE__INIT);
   Qdrant__CountResult *result =
       API_NEW(&call->arena, Qdrant__CountResult, QDRANT__COUNT_RESULT__INIT);
   if (out == NULL || result == NULL)

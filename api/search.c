@@ -2,7 +2,7 @@
  * Handlers of Search, SearchBatch, Query and QueryBatch.  All four reduce
  * to one nearest-neighbour request (struct nearest) on the engine's exact
  * search.  The engine has no offset or score threshold, so the handler
- * asks for offset + limit hits and drops the first `offset` and those
+ * requests offset + limit hits and drops the first `offset` and those
  * that miss the threshold.
  */
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-#define OUT_OF_MEMORY(call)                                                  \
+#define OUT_OF_MEMORY(call)                                                    \
   api_fail((call), GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory")
 
 /* Query's limit when the request gives none. */
@@ -66,10 +66,10 @@ static grpc_status_code run_nearest(api_call *call, const char *collection,
   strata_status st = strata_search(call->db, collection, &request, &hits);
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
-  grpc_status_code code = api_scored_points(
-      call, hits, &n->selection, (size_t)n->offset, (size_t)n->limit,
-      n->has_exclude ? &n->exclude : NULL, n->threshold, vector->distance,
-      points, n_points);
+  grpc_status_code code =
+      api_scored_points(call, hits, &n->selection, (size_t)n->offset,
+                        (size_t)n->limit, n->has_exclude ? &n->exclude : NULL,
+                        n->threshold, vector->distance, points, n_points);
   strata_records_free(hits);
   return code;
 }
@@ -77,9 +77,8 @@ static grpc_status_code run_nearest(api_call *call, const char *collection,
 /* ------------------------------------------------------------------ */
 /* Search                                                               */
 
-static grpc_status_code search_to_nearest(api_call *call,
-                                          const Qdrant__SearchPoints *req,
-                                          nearest *n) {
+static grpc_status_code
+search_to_nearest(api_call *call, const Qdrant__SearchPoints *req, nearest *n) {
   grpc_status_code code = api_reject_filter(call, req->filter);
   if (code != GRPC_STATUS_OK)
     return code;
@@ -167,15 +166,15 @@ grpc_status_code api_points_search_batch(api_call *call,
   if (out == NULL || results == NULL)
     code = OUT_OF_MEMORY(call);
   for (size_t i = 0; i < req->n_search_points && code == GRPC_STATUS_OK; i++) {
-    const Qdrant__SearchPoints *one = req->search_points[i];
+    const Qdrant__SearchPoints *item = req->search_points[i];
     /* The batch names the collection; entries may repeat it or not. */
-    if (one->collection_name[0] != '\0' &&
-        strcmp(one->collection_name, req->collection_name) != 0) {
+    if (item->collection_name[0] != '\0' &&
+        strcmp(item->collection_name, req->collection_name) != 0) {
       char shown[96];
-      code = api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                      "search %zu names collection \"%s\", not the batch's",
-                      i, api_printable(one->collection_name, shown,
-                                       sizeof shown));
+      code =
+          api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                   "search %zu names collection \"%s\", not the batch's", i,
+                   api_printable(item->collection_name, shown, sizeof shown));
       break;
     }
     if (api_deadline_passed(call)) {
@@ -184,9 +183,9 @@ grpc_status_code api_points_search_batch(api_call *call,
                       req->n_search_points);
       break;
     }
-    results[i] = API_NEW(&call->arena, Qdrant__BatchResult,
-                         QDRANT__BATCH_RESULT__INIT);
-    code = results[i] ? search_to_nearest(call, one, &n) : OUT_OF_MEMORY(call);
+    results[i] =
+        API_NEW(&call->arena, Qdrant__BatchResult, QDRANT__BATCH_RESULT__INIT);
+    code = results[i] ? search_to_nearest(call, item, &n) : OUT_OF_MEMORY(call);
     if (code == GRPC_STATUS_OK)
       code = run_nearest(call, req->collection_name, info, &n,
                          &results[i]->result, &results[i]->n_result);
@@ -232,10 +231,11 @@ static const char *query_variant_name(Qdrant__Query__VariantCase variant) {
 }
 
 /* Sets the query vector of `n` from a VectorInput: a dense vector, or the
- * stored vector of a point (fetched into *held, freed by the caller). */
+ * stored vector of a point (fetched into *query_point, which the caller
+ * frees). */
 static grpc_status_code vector_input(api_call *call, const char *collection,
                                      const Qdrant__VectorInput *in, nearest *n,
-                                     strata_records **held) {
+                                     strata_records **query_point) {
   switch (in->variant_case) {
   case QDRANT__VECTOR_INPUT__VARIANT_DENSE:
     n->query = in->dense ? in->dense->data : NULL;
@@ -247,15 +247,15 @@ static grpc_status_code vector_input(api_call *call, const char *collection,
     grpc_status_code code = api_id_from_proto(call, in->id, &id);
     if (code != GRPC_STATUS_OK)
       return code;
-    strata_status st =
-        strata_get(call->db, collection, &id, 1, STRATA_WITH_VECTORS, held);
+    strata_status st = strata_get(call->db, collection, &id, 1,
+                                  STRATA_WITH_VECTORS, query_point);
     if (st != STRATA_OK)
       return api_fail_engine(call, st);
-    if ((*held)->count == 0)
+    if ((*query_point)->count == 0)
       return api_fail(call, GRPC_STATUS_NOT_FOUND,
                       "point %s of the query does not exist",
                       strata_id_format(&id, text));
-    const strata_record *r = &(*held)->items[0];
+    const strata_record *r = &(*query_point)->items[0];
     for (size_t i = 0; i < r->n_vectors; i++) {
       const char *name = r->vectors[i].name ? r->vectors[i].name : "";
       if (strcmp(name, n->vector_name) == 0) {
@@ -290,11 +290,9 @@ static grpc_status_code vector_input(api_call *call, const char *collection,
 }
 
 /* Without a query, Query lists points in id order with score 0. */
-static grpc_status_code query_without_vector(api_call *call,
-                                             const char *collection,
-                                             const nearest *n,
-                                             Qdrant__ScoredPoint ***points,
-                                             size_t *n_points) {
+static grpc_status_code
+query_without_vector(api_call *call, const char *collection, const nearest *n,
+                     Qdrant__ScoredPoint ***points, size_t *n_points) {
   strata_records *page = NULL;
   strata_point_id next;
   int has_next;
@@ -314,10 +312,9 @@ static grpc_status_code query_without_vector(api_call *call,
                      n->selection.with, &page, &next, &has_next);
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
-  grpc_status_code code =
-      api_scored_points(call, page, &n->selection, (size_t)n->offset,
-                        (size_t)n->limit, NULL, NULL, STRATA_DISTANCE_DOT,
-                        points, n_points);
+  grpc_status_code code = api_scored_points(
+      call, page, &n->selection, (size_t)n->offset, (size_t)n->limit, NULL,
+      NULL, STRATA_DISTANCE_DOT, points, n_points);
   strata_records_free(page);
   return code;
 }
@@ -329,7 +326,7 @@ static grpc_status_code run_query(api_call *call, const char *collection,
                                   Qdrant__ScoredPoint ***points,
                                   size_t *n_points) {
   nearest n;
-  strata_records *held = NULL;
+  strata_records *query_point = NULL;
   grpc_status_code code = api_reject_filter(call, req->filter);
   if (code != GRPC_STATUS_OK)
     return code;
@@ -370,10 +367,10 @@ static grpc_status_code run_query(api_call *call, const char *collection,
   if (query->nearest == NULL)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "nearest query has no vector or point id");
-  code = vector_input(call, collection, query->nearest, &n, &held);
+  code = vector_input(call, collection, query->nearest, &n, &query_point);
   if (code == GRPC_STATUS_OK)
     code = run_nearest(call, collection, info, &n, points, n_points);
-  strata_records_free(held);
+  strata_records_free(query_point);
   return code;
 }
 
@@ -421,14 +418,14 @@ grpc_status_code api_points_query_batch(api_call *call,
   if (out == NULL || results == NULL)
     code = OUT_OF_MEMORY(call);
   for (size_t i = 0; i < req->n_query_points && code == GRPC_STATUS_OK; i++) {
-    const Qdrant__QueryPoints *one = req->query_points[i];
-    if (one->collection_name[0] != '\0' &&
-        strcmp(one->collection_name, req->collection_name) != 0) {
+    const Qdrant__QueryPoints *item = req->query_points[i];
+    if (item->collection_name[0] != '\0' &&
+        strcmp(item->collection_name, req->collection_name) != 0) {
       char shown[96];
-      code = api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                      "query %zu names collection \"%s\", not the batch's", i,
-                      api_printable(one->collection_name, shown,
-                                    sizeof shown));
+      code =
+          api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                   "query %zu names collection \"%s\", not the batch's", i,
+                   api_printable(item->collection_name, shown, sizeof shown));
       break;
     }
     if (api_deadline_passed(call)) {
@@ -437,9 +434,9 @@ grpc_status_code api_points_query_batch(api_call *call,
                       req->n_query_points);
       break;
     }
-    results[i] = API_NEW(&call->arena, Qdrant__BatchResult,
-                         QDRANT__BATCH_RESULT__INIT);
-    code = results[i] ? run_query(call, req->collection_name, info, one,
+    results[i] =
+        API_NEW(&call->arena, Qdrant__BatchResult, QDRANT__BATCH_RESULT__INIT);
+    code = results[i] ? run_query(call, req->collection_name, info, item,
                                   &results[i]->result, &results[i]->n_result)
                       : OUT_OF_MEMORY(call);
   }

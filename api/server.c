@@ -7,8 +7,8 @@
  *
  *   REQUESTED  a grpc_server_request_registered_call (or, for methods not
  *              in the table, grpc_server_request_call) is pending;
- *   FINISHING  the one batch that answers the call is in flight: initial
- *              metadata, the message, the status, and RECV_CLOSE.
+ *   FINISHING  the one batch that replies to the call is in flight:
+ *              initial metadata, the message, the status, and RECV_CLOSE.
  *
  * When a REQUESTED tag completes, the worker first requests the next call
  * of the same method, so a method never runs out of pending requests,
@@ -60,8 +60,8 @@
 const api_method api_methods[] = {
     {"/qdrant.Qdrant/HealthCheck", &qdrant__health_check_request__descriptor,
      api_health_check, 0},
-    {"/qdrant.Collections/Get", &qdrant__get_collection_info_request__descriptor,
-     api_collections_get, 0},
+    {"/qdrant.Collections/Get",
+     &qdrant__get_collection_info_request__descriptor, api_collections_get, 0},
     {"/qdrant.Collections/List", &qdrant__list_collections_request__descriptor,
      api_collections_list, 0},
     {"/qdrant.Collections/Create", &qdrant__create_collection__descriptor,
@@ -124,7 +124,7 @@ struct strata_server {
 
   pthread_mutex_t lock;
   pthread_cond_t changed;
-  int live_calls;   /* contexts with a call from gRPC, not yet freed */
+  int live_calls; /* contexts with a call from gRPC, not yet freed */
   int shutting_down;
   int shutdown_done;
   unsigned long long calls;
@@ -156,11 +156,23 @@ void strata_server_log(const char *format, ...) {
 }
 
 static const char *status_name(grpc_status_code code) {
-  static const char *const names[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-      "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  static const char *const names[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
   if ((unsigned)code < sizeof names / sizeof names[0])
     return names[code];
   return "UNKNOWN";
@@ -326,13 +338,11 @@ static void request_call(strata_server *server, size_t method) {
   if (method == api_n_methods) {
     grpc_call_details_init(&ctx->details);
     err = grpc_server_request_call(server->grpc, &ctx->call, &ctx->details,
-                                   &ctx->metadata, server->cq, server->cq,
-                                   ctx);
+                                   &ctx->metadata, server->cq, server->cq, ctx);
   } else {
     err = grpc_server_request_registered_call(
-        server->grpc, server->registrations[method], &ctx->call,
-        &ctx->deadline, &ctx->metadata, &ctx->request, server->cq,
-        server->cq, ctx);
+        server->grpc, server->registrations[method], &ctx->call, &ctx->deadline,
+        &ctx->metadata, &ctx->request, server->cq, server->cq, ctx);
   }
   if (err != GRPC_CALL_OK) {
     strata_server_log("error: requesting a call failed (gRPC error %d)",
@@ -397,8 +407,8 @@ static grpc_status_code run_handler(api_ctx *ctx, api_call *call) {
   return GRPC_STATUS_OK;
 }
 
-/* Answers a call with one batch; the context is freed when it
- * completes. */
+/* Sends the reply to a call in one batch.  The context is freed when
+ * the batch completes. */
 static void finish_call(api_ctx *ctx, grpc_status_code code,
                         const char *message) {
   grpc_op ops[4];
@@ -417,8 +427,7 @@ static void finish_call(api_ctx *ctx, grpc_status_code code,
   if (code != GRPC_STATUS_OK) {
     ctx->status_details = grpc_slice_from_copied_string(message);
     ctx->status_details_set = 1;
-    ops[n].data.send_status_from_server.status_details =
-        &ctx->status_details;
+    ops[n].data.send_status_from_server.status_details = &ctx->status_details;
   }
   n++;
   ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -753,8 +762,9 @@ void strata_server_stop(strata_server *server, int grace_ms) {
     /* No worker polls the queue (start failed): drain it here. */
     for (;;) {
       grpc_event event = grpc_completion_queue_next(
-          server->cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                   gpr_time_from_millis(100, GPR_TIMESPAN)),
+          server->cq,
+          gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                       gpr_time_from_millis(100, GPR_TIMESPAN)),
           NULL);
       if (event.type != GRPC_OP_COMPLETE)
         break;
@@ -763,8 +773,7 @@ void strata_server_stop(strata_server *server, int grace_ms) {
     }
   } else {
     if (!wait_flag(server, &server->live_calls, 1, grace_ms))
-      strata_server_log("cancelling calls still running after %d ms",
-                        grace_ms);
+      strata_server_log("cancelling calls still running after %d ms", grace_ms);
     /* Besides cancelling, this disconnects idle clients at once, where
      * the shutdown tag alone waits about 5 s for them (gRPC 1.51). */
     grpc_server_cancel_all_calls(server->grpc);

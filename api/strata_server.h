@@ -28,11 +28,11 @@ typedef struct strata_server strata_server;
 /* Settings of a server.  Strings are borrowed for the duration of
  * strata_server_start(); the server copies what it keeps. */
 typedef struct strata_server_config {
-  const char *host;  /* address to bind, e.g. "127.0.0.1" or "::1" */
-  int port;          /* 0 picks a free port; see strata_server_port() */
-  int threads;       /* worker threads; 0 means one per online CPU */
+  const char *host;         /* address to bind, e.g. "127.0.0.1" or "::1" */
+  int port;                 /* 0 picks a free port; see strata_server_port() */
+  int threads;              /* worker threads; 0 means one per online CPU */
   size_t max_message_bytes; /* largest request accepted, after gzip */
-  const char *api_key;           /* NULL or "": no key required */
+  const char *api_key;      /* NULL or "": no key required */
   const char *read_only_api_key; /* NULL or "": none */
   const char *tls_cert_file;     /* PEM; both or neither with the key */
   const char *tls_key_file;
@@ -51,7 +51,7 @@ strata_status strata_server_start(strata_db *db,
 /* Returns the TCP port the server listens on. */
 int strata_server_port(const strata_server *server);
 
-/* Returns the number of calls the server answered so far. */
+/* Returns the number of calls the server received so far. */
 unsigned long long strata_server_calls(const strata_server *server);
 
 /* Stops accepting calls, lets calls in flight finish (cancelling them
@@ -84,8 +84,8 @@ void strata_server_settings_free(strata_server_settings *settings);
  * Returns -1 and writes the reason into `error` on an unknown name or an
  * invalid value. */
 int strata_server_settings_set(strata_server_settings *settings,
-                               const char *name, const char *value,
-                               char *error, size_t error_size);
+                               const char *name, const char *value, char *error,
+                               size_t error_size);
 
 /* Reads a JSON object of settings, e.g. {"port": 6334, "api_key": "k"};
  * keys are the names above.  Returns -1 with the reason on failure. */

@@ -42,11 +42,15 @@ static const char serve_help[] =
     "The listening port is logged on stderr at start.\n";
 
 static const cli_option_spec serve_options[] = {
-    {"host", 1},        {"port", 1},
-    {"config", 1},      {"api-key", 1},
+    {"host", 1},
+    {"port", 1},
+    {"config", 1},
+    {"api-key", 1},
     {"read-only-api-key", 1},
-    {"tls-cert", 1},    {"tls-key", 1},
-    {"threads", 1},     {"max-message-mb", 1},
+    {"tls-cert", 1},
+    {"tls-key", 1},
+    {"threads", 1},
+    {"max-message-mb", 1},
     {NULL, 0},
 };
 
@@ -62,8 +66,7 @@ static int apply_flags(const cli_args *args, strata_server_settings *s) {
     for (char *p = name; *p != '\0'; p++)
       if (*p == '-')
         *p = '_';
-    if (strata_server_settings_set(s, name, o->value, error, sizeof error) !=
-        0)
+    if (strata_server_settings_set(s, name, o->value, error, sizeof error) != 0)
       return cli_usage("serve", "%s", error);
   }
   return 0;
@@ -89,8 +92,7 @@ int cmd_serve(int argc, char **argv) {
   if (cli_parse(argc, argv, serve_options, serve_help, &args) != 0)
     return CLI_EXIT_USAGE;
   if (args.n_positional > 0) {
-    rc = cli_usage("serve", "unexpected argument \"%s\"",
-                   args.positional[0]);
+    rc = cli_usage("serve", "unexpected argument \"%s\"", args.positional[0]);
     cli_args_free(&args);
     return rc;
   }
@@ -98,9 +100,8 @@ int cmd_serve(int argc, char **argv) {
   /* Settings: defaults < file < environment < flags. */
   strata_server_settings_init(&settings);
   const char *config = cli_get(&args, "config");
-  if (config != NULL &&
-      strata_server_settings_load_file(&settings, config, error,
-                                       sizeof error) != 0)
+  if (config != NULL && strata_server_settings_load_file(
+                            &settings, config, error, sizeof error) != 0)
     rc = cli_usage("serve", "%s", error);
   if (rc == 0 &&
       strata_server_settings_load_env(&settings, error, sizeof error) != 0)
@@ -131,14 +132,10 @@ int cmd_serve(int argc, char **argv) {
   }
 
   strata_server_config server_config = {
-      settings.host,
-      settings.port,
-      settings.threads,
-      (size_t)settings.max_message_mb << 20,
-      settings.api_key,
-      settings.read_only_api_key,
-      settings.tls_cert,
-      settings.tls_key,
+      settings.host,     settings.port,
+      settings.threads,  (size_t)settings.max_message_mb << 20,
+      settings.api_key,  settings.read_only_api_key,
+      settings.tls_cert, settings.tls_key,
   };
   strata_server *server = NULL;
   if (strata_server_start(db, &server_config, &server, error, sizeof error) !=

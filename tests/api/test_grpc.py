@@ -1,5 +1,5 @@
 """End-to-end test of the gRPC server from Python grpcio: collections,
-points, search and query on a small dataset with known answers, then the
+points, search and query on a small dataset with known results, then the
 error statuses, gzip-compressed requests and API keys.
 
 usage: test_grpc.py STRATA_BINARY SCRATCH_DIR STUBS_DIR

@@ -1,8 +1,8 @@
 """Runs Qdrant's JavaScript gRPC client (js/flow.mjs) against two
 servers: one without a key, one with an API key.  The client and its
 dependencies are installed with `npm ci` from js/package-lock.json into
-the build tree; the test is skipped (exit code 77) when npm cannot
-install them, e.g. without network access.
+the build tree.  When npm cannot install them (without network access,
+say), the test is skipped with exit code 77.
 
 usage: test_js_client.py STRATA_BINARY SCRATCH_DIR STUBS_DIR JS_BUILD_DIR
 """

@@ -29,7 +29,7 @@ METHODS = ["/qdrant.Points/Upsert", "/qdrant.Points/Search",
            "/qdrant.Points/Query", "/qdrant.Points/Get",
            "/qdrant.Points/Scroll", "/qdrant.Collections/Create",
            "/qdrant.Points/SearchBatch", "/qdrant.Points/Delete"]
-# Statuses a well-formed server may answer to arbitrary bytes.
+# Statuses a correct server may return for arbitrary bytes.
 ACCEPTABLE = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT,
               grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ALREADY_EXISTS}
 

@@ -1,6 +1,6 @@
 """SIGTERM while calls are in flight: the calls already running finish
 with OK, the process exits 0, and a new server on the same data directory
-holds every point whose upsert was acknowledged.  Also: a batch whose
+contains every point whose upsert was acknowledged.  Also: a batch whose
 deadline passes while it runs is stopped by the server.
 
 usage: test_shutdown.py STRATA_BINARY SCRATCH_DIR STUBS_DIR

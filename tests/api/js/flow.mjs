@@ -28,15 +28,15 @@ const nearest = (data) => ({
 });
 const withPayload = { selectorOptions: { case: 'enable', value: true } };
 
-async function expectCode(promise, code, what) {
+async function expectCode(promise, code, label) {
   try {
     await promise;
   } catch (e) {
-    assert.ok(e instanceof ConnectError, `${what}: ${e}`);
-    assert.equal(e.code, code, `${what}: ${e.message}`);
+    assert.ok(e instanceof ConnectError, `${label}: ${e}`);
+    assert.equal(e.code, code, `${label}: ${e.message}`);
     return e;
   }
-  assert.fail(`${what}: expected an error`);
+  assert.fail(`${label}: expected an error`);
 }
 
 const UUID = '0a1b2c3d-0000-4000-8000-00000000abcd';
