@@ -57,8 +57,8 @@ void strata_path_free(strata_path *path) {
 static strata_status path_push(strata_path *path, strata_path_segment_kind kind,
                                const char *key, size_t key_len,
                                uint32_t index) {
-  strata_path_segment *grown = realloc(
-      path->segments, (path->n_segments + 1) * sizeof *path->segments);
+  strata_path_segment *grown =
+      realloc(path->segments, (path->n_segments + 1) * sizeof *path->segments);
   if (!grown)
     return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
   path->segments = grown;
@@ -99,8 +99,8 @@ static strata_status parse_key_segment(const char *text, size_t *pos,
     i++;
   if (i == start)
     return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
-                       "invalid key path \"%s\": empty key at offset %zu",
-                       text, start);
+                       "invalid key path \"%s\": empty key at offset %zu", text,
+                       start);
   *pos = i;
   return path_push(path, STRATA_PATH_KEY, text + start, i - start, 0);
 }
@@ -265,8 +265,8 @@ int strata_datetime_parse(const char *s, size_t len, int64_t *micros) {
       read_digits(s, len, &i, 2, &mi))
     return -1;
   int has_seconds = i < len && s[i] == ':';
-  if (has_seconds && (expect(s, len, &i, ':') ||
-                      read_digits(s, len, &i, 2, &sec)))
+  if (has_seconds &&
+      (expect(s, len, &i, ':') || read_digits(s, len, &i, 2, &sec)))
     return -1;
   /* Second 60 is a leap second, which RFC 3339 allows. */
   if (h > 23 || mi > 59 || sec > 60)
@@ -474,8 +474,8 @@ strata_status strata_filter_add(strata_filter *f, strata_clause clause,
     break;
   default:
     strata_condition_free(c);
-    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
-                       "unknown filter clause %d", (int)clause);
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT, "unknown filter clause %d",
+                       (int)clause);
   }
   strata_condition **grown = realloc(*list, (*n + 1) * sizeof *grown);
   if (!grown) {
@@ -496,8 +496,7 @@ void strata_filter_set_min_count(strata_filter *f, size_t min_count) {
   f->min_count = min_count;
 }
 
-static strata_condition *cond_new(strata_condition_kind kind,
-                                  const char *key) {
+static strata_condition *cond_new(strata_condition_kind kind, const char *key) {
   strata_condition *c = calloc(1, sizeof *c);
   if (!c) {
     strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
@@ -595,8 +594,7 @@ static int set_keywords(strata_condition *c, const char *const *values,
   return 0;
 }
 
-static int set_integers(strata_condition *c, const int64_t *values,
-                        size_t n) {
+static int set_integers(strata_condition *c, const int64_t *values, size_t n) {
   c->integers = malloc((n ? n : 1) * sizeof *c->integers);
   if (!c->integers)
     return -1;
@@ -621,8 +619,8 @@ strata_condition *strata_cond_match_keywords_n(const char *key,
                                                const char *const *values,
                                                const size_t *lens, size_t n,
                                                int except) {
-  strata_condition *c = cond_new(
-      except ? STRATA_COND_MATCH_EXCEPT : STRATA_COND_MATCH_ANY, key);
+  strata_condition *c =
+      cond_new(except ? STRATA_COND_MATCH_EXCEPT : STRATA_COND_MATCH_ANY, key);
   if (!c)
     return NULL;
   c->value_kind = STRATA_VALUE_KEYWORD;
@@ -640,8 +638,8 @@ strata_condition *strata_cond_match_keywords(const char *key,
 strata_condition *strata_cond_match_integers(const char *key,
                                              const int64_t *values, size_t n,
                                              int except) {
-  strata_condition *c = cond_new(
-      except ? STRATA_COND_MATCH_EXCEPT : STRATA_COND_MATCH_ANY, key);
+  strata_condition *c =
+      cond_new(except ? STRATA_COND_MATCH_EXCEPT : STRATA_COND_MATCH_ANY, key);
   if (!c)
     return NULL;
   c->value_kind = STRATA_VALUE_INTEGER;
@@ -670,8 +668,8 @@ strata_condition *strata_cond_range(const char *key,
   return c;
 }
 
-static int set_datetime_bound(strata_bounds *b, unsigned bit,
-                              const char *text, int64_t *slot) {
+static int set_datetime_bound(strata_bounds *b, unsigned bit, const char *text,
+                              int64_t *slot) {
   if (!text)
     return 0;
   if (strata_datetime_parse(text, strlen(text), slot) != 0) {

@@ -46,8 +46,7 @@ int strata_filter_matches_indexed(const strata_filter *filter,
  * compares by its double value in ranges; the other integers of the
  * payload stay exact.  Errors: STRATA_ERR_INVALID_ARGUMENT (invalid
  * JSON), STRATA_ERR_NO_MEMORY. */
-strata_status strata_payload_load(const char *text, size_t len,
-                                  json_t **out);
+strata_status strata_payload_load(const char *text, size_t len, json_t **out);
 
 /* Splits UTF-8 text into lowercase tokens of ASCII letters and digits
  * and bytes >= 0x80 (non-ASCII characters are kept as they are).  Calls
@@ -58,8 +57,7 @@ int strata_text_tokens(const char *text, size_t len,
 
 /* Orders point ids: numbers before UUIDs, numbers by value, UUIDs by
  * bytes. */
-int strata_point_id_compare(const strata_point_id *a,
-                            const strata_point_id *b);
+int strata_point_id_compare(const strata_point_id *a, const strata_point_id *b);
 
 /* Returns 1 when the numeric value `x` satisfies the bounds. */
 int strata_bounds_match_double(const strata_bounds *b, double x);

@@ -65,9 +65,10 @@ static int step(const json_t *value, const strata_path_segment *seg,
     return child ? values_push(next, child) : 0;
   }
   case STRATA_PATH_INDEX: {
-    const json_t *child = json_is_array(value) && seg->index < json_array_size(value)
-                              ? json_array_get(value, seg->index)
-                              : NULL;
+    const json_t *child =
+        json_is_array(value) && seg->index < json_array_size(value)
+            ? json_array_get(value, seg->index)
+            : NULL;
     return child ? values_push(next, child) : 0;
   }
   case STRATA_PATH_ALL:
@@ -213,8 +214,8 @@ static int match_tokens(const strata_condition *c, const strata_values *vals) {
     }
   }
   token_check tc = {docs, n};
-  result = n > 0 && !strata_text_tokens(c->keyword, c->keyword_len,
-                                        token_missing, &tc);
+  result = n > 0 &&
+           !strata_text_tokens(c->keyword, c->keyword_len, token_missing, &tc);
 done:
   if (docs != docs_inline)
     free(docs);
@@ -249,8 +250,7 @@ static int match_one(const strata_condition *c, const json_t *v) {
   }
 }
 
-static int match_value_or_elements(const strata_condition *c,
-                                   const json_t *v) {
+static int match_value_or_elements(const strata_condition *c, const json_t *v) {
   if (!json_is_array(v))
     return match_one(c, v);
   for (size_t i = 0; i < json_array_size(v); i++)
@@ -293,7 +293,8 @@ static int eval_nested(const strata_condition *c, const json_t *payload,
   if (strata_values_resolve(payload, &c->key, &vals) != 0)
     return 0;
   /* The prefix is the key with "[]", as index paths spell it. */
-  size_t len = strlen(c->key.text) + 3 + (ctx->prefix ? strlen(ctx->prefix) + 1 : 0);
+  size_t len =
+      strlen(c->key.text) + 3 + (ctx->prefix ? strlen(ctx->prefix) + 1 : 0);
   char *prefix = malloc(len);
   int result = 0;
   if (prefix) {
@@ -404,8 +405,7 @@ static int eval_filter(const strata_filter *f, const json_t *payload,
   return 1;
 }
 
-int strata_filter_matches_indexed(const strata_filter *f,
-                                  const json_t *payload,
+int strata_filter_matches_indexed(const strata_filter *f, const json_t *payload,
                                   const strata_point_id *id,
                                   const strata_payload_indexes *indexes) {
   eval_context ctx = {id, indexes, NULL};
@@ -422,8 +422,7 @@ int strata_filter_matches(const strata_filter *f, const json_t *payload,
 
 /* Copies `text`, adding ".0" after every integer literal that does not
  * fit in int64, so that jansson reads those as reals. */
-static char *widen_big_integers(const char *text, size_t len,
-                                size_t *out_len) {
+static char *widen_big_integers(const char *text, size_t len, size_t *out_len) {
   char *out = malloc(len * 2 + 1);
   size_t o = 0, i = 0;
   if (!out)
@@ -475,8 +474,7 @@ static char *widen_big_integers(const char *text, size_t len,
   return out;
 }
 
-strata_status strata_payload_load(const char *text, size_t len,
-                                  json_t **out) {
+strata_status strata_payload_load(const char *text, size_t len, json_t **out) {
   json_error_t err;
   *out = json_loadb(text, len, 0, &err);
   if (*out)

@@ -150,8 +150,8 @@ static strata_condition *parse_list(const char *key, const json_t *list,
     if (!json_is_string(v) && !json_is_integer(v)) {
       char at[PATH_MAX_LEN];
       join_index(at, where, i);
-      *st = fail_at(at, "expected a string or an integer, got %s",
-                    type_name(v));
+      *st =
+          fail_at(at, "expected a string or an integer, got %s", type_name(v));
       return NULL;
     }
   }
@@ -188,8 +188,7 @@ static strata_condition *parse_list(const char *key, const json_t *list,
 
 static strata_status parse_match(const json_t *m, const char *key,
                                  const char *where, strata_condition **out) {
-  static const char *const allowed[] = {"value", "any", "except", "text",
-                                        NULL};
+  static const char *const allowed[] = {"value", "any", "except", "text", NULL};
   if (!json_is_object(m))
     return fail_at(where, "expected an object, got %s", type_name(m));
   strata_status st = check_keys(m, where, allowed);
@@ -279,8 +278,9 @@ static strata_status parse_range(const json_t *r, const char *key,
     } else if (json_is_string(v)) {
       if (strata_datetime_parse(json_string_value(v), json_string_length(v),
                                 islots[i]) != 0)
-        return fail_at(at, "invalid datetime \"%s\": expected RFC 3339, "
-                           "YYYY-MM-DD HH:MM[:SS] or YYYY-MM-DD",
+        return fail_at(at,
+                       "invalid datetime \"%s\": expected RFC 3339, "
+                       "YYYY-MM-DD HH:MM[:SS] or YYYY-MM-DD",
                        json_string_value(v));
       strings++;
     } else {
@@ -293,8 +293,8 @@ static strata_status parse_range(const json_t *r, const char *key,
     return fail_at(where, "a range needs at least one of lt, gt, gte, lte");
   if (numbers && strings)
     return fail_at(where, "a range mixes numbers and datetime strings");
-  strata_condition *c = numbers ? strata_cond_range(key, &b)
-                                : strata_cond_is_empty(key);
+  strata_condition *c =
+      numbers ? strata_cond_range(key, &b) : strata_cond_is_empty(key);
   if (!c)
     return fail_builder(where);
   if (strings) {
@@ -341,8 +341,8 @@ static strata_status parse_values_count(const json_t *r, const char *key,
 
 static strata_status parse_field(const json_t *obj, const char *where,
                                  strata_condition **out) {
-  static const char *const allowed[] = {"key", "match", "range",
-                                        "values_count", NULL};
+  static const char *const allowed[] = {"key", "match", "range", "values_count",
+                                        NULL};
   strata_status st = check_keys(obj, where, allowed);
   if (st != STRATA_OK)
     return st;
@@ -469,9 +469,8 @@ static strata_status parse_condition(const json_t *obj, const char *where,
                      single[i]);
     if (i == 2)
       return parse_nested(v, at, depth, out);
-    return parse_key_only(v, at,
-                          i == 0 ? STRATA_COND_IS_EMPTY : STRATA_COND_IS_NULL,
-                          out);
+    return parse_key_only(
+        v, at, i == 0 ? STRATA_COND_IS_EMPTY : STRATA_COND_IS_NULL, out);
   }
   static const char *const clauses[] = {"must", "should", "must_not",
                                         "min_should", NULL};
@@ -480,8 +479,9 @@ static strata_status parse_condition(const json_t *obj, const char *where,
   for (size_t i = 0; clauses[i] && !is_filter; i++)
     is_filter = strcmp(first, clauses[i]) == 0;
   if (!is_filter)
-    return fail_at(where, "unknown condition \"%s\" (expected key, has_id, "
-                          "is_empty, is_null, nested, or a filter)",
+    return fail_at(where,
+                   "unknown condition \"%s\" (expected key, has_id, "
+                   "is_empty, is_null, nested, or a filter)",
                    first);
   strata_filter *inner;
   strata_status st = parse_filter(obj, where, depth + 1, in_nested, &inner);
@@ -493,8 +493,8 @@ static strata_status parse_condition(const json_t *obj, const char *where,
 
 /* One condition or an array of them, appended to `clause`. */
 static strata_status parse_clause(strata_filter *f, strata_clause clause,
-                                  const json_t *v, const char *where,
-                                  int depth, int in_nested) {
+                                  const json_t *v, const char *where, int depth,
+                                  int in_nested) {
   if (json_is_null(v))
     return STRATA_OK;
   int single = !json_is_array(v);
@@ -595,9 +595,29 @@ strata_status strata_filter_parse_json(const char *json, size_t len,
 /* ------------------------------------------------------------------ */
 /* Writing                                                              */
 
-static json_t *filter_to_json(const strata_filter *f);
+/* Adds value to obj, clearing *ok when either is NULL (out of memory);
+ * jansson frees value when adding fails. */
+static void set_field(json_t *obj, const char *key, json_t *value, int *ok) {
+  if (!obj) {
+    json_decref(value);
+    *ok = 0;
+  } else if (json_object_set_new(obj, key, value) != 0) {
+    *ok = 0;
+  }
+}
 
-static json_t *bounds_to_json(const strata_condition *c) {
+static void push(json_t *array, json_t *value, int *ok) {
+  if (!array) {
+    json_decref(value);
+    *ok = 0;
+  } else if (json_array_append_new(array, value) != 0) {
+    *ok = 0;
+  }
+}
+
+static json_t *filter_to_json(const strata_filter *f, int *ok);
+
+static json_t *bounds_to_json(const strata_condition *c, int *ok) {
   json_t *obj = json_object();
   const double *d[] = {&c->bounds.lt, &c->bounds.gt, &c->bounds.lte,
                        &c->bounds.gte};
@@ -616,12 +636,12 @@ static json_t *bounds_to_json(const strata_condition *c) {
       strata_datetime_format(*i64[i], buf);
       v = json_string(buf);
     }
-    json_object_set_new(obj, bound_names[i], v);
+    set_field(obj, bound_names[i], v, ok);
   }
   return obj;
 }
 
-static json_t *match_to_json(const strata_condition *c) {
+static json_t *match_to_json(const strata_condition *c, int *ok) {
   json_t *v = NULL;
   const char *name = "value";
   if (c->kind == STRATA_COND_MATCH_VALUE) {
@@ -638,23 +658,24 @@ static json_t *match_to_json(const strata_condition *c) {
     name = c->kind == STRATA_COND_MATCH_ANY ? "any" : "except";
     v = json_array();
     for (size_t i = 0; v && i < c->n_values; i++)
-      json_array_append_new(
-          v, c->value_kind == STRATA_VALUE_KEYWORD
-                 ? json_stringn(c->keywords[i], c->keyword_lens[i])
-                 : json_integer(c->integers[i]));
+      push(v,
+           c->value_kind == STRATA_VALUE_KEYWORD
+               ? json_stringn(c->keywords[i], c->keyword_lens[i])
+               : json_integer(c->integers[i]),
+           ok);
   }
   json_t *m = json_object();
-  json_object_set_new(m, name, v);
+  set_field(m, name, v, ok);
   return m;
 }
 
-static json_t *key_object(const strata_condition *c) {
+static json_t *key_object(const strata_condition *c, int *ok) {
   json_t *obj = json_object();
-  json_object_set_new(obj, "key", json_string(c->key.text));
+  set_field(obj, "key", json_string(c->key.text), ok);
   return obj;
 }
 
-static json_t *condition_to_json(const strata_condition *c) {
+static json_t *condition_to_json(const strata_condition *c, int *ok) {
   json_t *obj = NULL, *inner;
   char buf[STRATA_ID_STRLEN];
   switch (c->kind) {
@@ -662,83 +683,88 @@ static json_t *condition_to_json(const strata_condition *c) {
   case STRATA_COND_MATCH_ANY:
   case STRATA_COND_MATCH_EXCEPT:
   case STRATA_COND_MATCH_TEXT:
-    obj = key_object(c);
-    json_object_set_new(obj, "match", match_to_json(c));
+    obj = key_object(c, ok);
+    set_field(obj, "match", match_to_json(c, ok), ok);
     break;
   case STRATA_COND_RANGE:
   case STRATA_COND_DATETIME_RANGE:
   case STRATA_COND_VALUES_COUNT:
-    obj = key_object(c);
-    json_object_set_new(obj,
-                        c->kind == STRATA_COND_VALUES_COUNT ? "values_count"
-                                                            : "range",
-                        bounds_to_json(c));
+    obj = key_object(c, ok);
+    set_field(obj,
+              c->kind == STRATA_COND_VALUES_COUNT ? "values_count" : "range",
+              bounds_to_json(c, ok), ok);
     break;
   case STRATA_COND_IS_EMPTY:
   case STRATA_COND_IS_NULL:
     obj = json_object();
-    json_object_set_new(obj,
-                        c->kind == STRATA_COND_IS_EMPTY ? "is_empty" : "is_null",
-                        key_object(c));
+    set_field(obj, c->kind == STRATA_COND_IS_EMPTY ? "is_empty" : "is_null",
+              key_object(c, ok), ok);
     break;
   case STRATA_COND_HAS_ID:
     inner = json_array();
     for (size_t i = 0; inner && i < c->n_ids; i++) {
       const strata_point_id *id = &c->ids[i];
       /* u64 ids above INT64_MAX do not fit a jansson integer. */
-      json_array_append_new(inner,
-                            id->kind == STRATA_ID_NUM && id->num <= INT64_MAX
-                                ? json_integer((json_int_t)id->num)
-                                : json_string(strata_id_format(id, buf)));
+      push(inner,
+           id->kind == STRATA_ID_NUM && id->num <= INT64_MAX
+               ? json_integer((json_int_t)id->num)
+               : json_string(strata_id_format(id, buf)),
+           ok);
     }
     obj = json_object();
-    json_object_set_new(obj, "has_id", inner);
+    set_field(obj, "has_id", inner, ok);
     break;
   case STRATA_COND_NESTED:
-    inner = key_object(c);
-    json_object_set_new(inner, "filter", filter_to_json(c->filter));
+    inner = key_object(c, ok);
+    set_field(inner, "filter", filter_to_json(c->filter, ok), ok);
     obj = json_object();
-    json_object_set_new(obj, "nested", inner);
+    set_field(obj, "nested", inner, ok);
     break;
   case STRATA_COND_FILTER:
-    obj = filter_to_json(c->filter);
+    obj = filter_to_json(c->filter, ok);
     break;
   }
   return obj;
 }
 
-static json_t *list_to_json(strata_condition *const *list, size_t n) {
+static json_t *list_to_json(strata_condition *const *list, size_t n, int *ok) {
   json_t *arr = json_array();
+  if (!arr)
+    *ok = 0;
   for (size_t i = 0; arr && i < n; i++)
-    json_array_append_new(arr, condition_to_json(list[i]));
+    push(arr, condition_to_json(list[i], ok), ok);
   return arr;
 }
 
-static json_t *filter_to_json(const strata_filter *f) {
+static json_t *filter_to_json(const strata_filter *f, int *ok) {
   json_t *obj = json_object();
-  if (!obj)
+  if (!obj) {
+    *ok = 0;
     return NULL;
+  }
   if (f->n_must)
-    json_object_set_new(obj, "must", list_to_json(f->must, f->n_must));
+    set_field(obj, "must", list_to_json(f->must, f->n_must, ok), ok);
   if (f->n_should)
-    json_object_set_new(obj, "should", list_to_json(f->should, f->n_should));
+    set_field(obj, "should", list_to_json(f->should, f->n_should, ok), ok);
   if (f->n_must_not)
-    json_object_set_new(obj, "must_not",
-                        list_to_json(f->must_not, f->n_must_not));
+    set_field(obj, "must_not", list_to_json(f->must_not, f->n_must_not, ok),
+              ok);
   if (f->has_min_should) {
     json_t *ms = json_object();
-    json_object_set_new(ms, "conditions",
-                        list_to_json(f->min_should, f->n_min_should));
-    json_object_set_new(ms, "min_count", json_integer((json_int_t)f->min_count));
-    json_object_set_new(obj, "min_should", ms);
+    set_field(ms, "conditions",
+              list_to_json(f->min_should, f->n_min_should, ok), ok);
+    set_field(ms, "min_count", json_integer((json_int_t)f->min_count), ok);
+    set_field(obj, "min_should", ms, ok);
   }
   return obj;
 }
 
 strata_status strata_filter_to_json(const strata_filter *f, char **out) {
   *out = NULL;
-  json_t *obj = filter_to_json(f);
-  char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  int ok = 1;
+  json_t *obj = filter_to_json(f, &ok);
+  char *text =
+      obj && ok ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   json_decref(obj);
   if (!text)
     return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");

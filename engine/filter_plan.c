@@ -330,15 +330,15 @@ static strata_estimate or_estimate(const strata_estimate *parts, size_t k,
     none *= n ? 1.0 - (double)parts[i].expected / (double)n : 1;
   }
   uint64_t max_u = max > (double)n ? n : (uint64_t)max;
-  return clamp((strata_estimate){min, (uint64_t)((1 - none) * (double)n), max_u},
-               n);
+  return clamp(
+      (strata_estimate){min, (uint64_t)((1 - none) * (double)n), max_u}, n);
 }
 
 /* At least m of k: a point counted x times contributes x <= k if it
  * matches and x <= m-1 if not, which bounds the count from both sides;
  * `expected` is the Poisson-binomial tail under independence. */
-static strata_estimate at_least_estimate(const strata_estimate *parts,
-                                         size_t k, size_t m, uint64_t n) {
+static strata_estimate at_least_estimate(const strata_estimate *parts, size_t k,
+                                         size_t m, uint64_t n) {
   if (m == 0)
     return (strata_estimate){n, n, n};
   if (m > k)
@@ -391,15 +391,15 @@ static strata_estimate filter_estimate(estimator *es, const strata_filter *f) {
   if (f->has_min_should) {
     for (size_t i = 0; i < f->n_min_should; i++)
       children[i] = condition_estimate(es, f->min_should[i]);
-    parts[used++] = at_least_estimate(children, f->n_min_should,
-                                      f->min_count, es->n);
+    parts[used++] =
+        at_least_estimate(children, f->n_min_should, f->min_count, es->n);
   }
   for (size_t i = 0; i < f->n_must; i++)
     parts[used++] = condition_estimate(es, f->must[i]);
   for (size_t i = 0; i < f->n_must_not; i++) {
     strata_estimate e = condition_estimate(es, f->must_not[i]);
-    parts[used++] = (strata_estimate){es->n - e.max, es->n - e.expected,
-                                      es->n - e.min};
+    parts[used++] =
+        (strata_estimate){es->n - e.max, es->n - e.expected, es->n - e.min};
   }
   strata_estimate r = and_estimate(parts, used, es->n);
   free(parts);
@@ -409,8 +409,7 @@ static strata_estimate filter_estimate(estimator *es, const strata_filter *f) {
 
 strata_status strata_filter_estimate(const strata_filter *filter,
                                      const strata_payload_indexes *indexes,
-                                     uint64_t n_points,
-                                     strata_estimate *out) {
+                                     uint64_t n_points, strata_estimate *out) {
   estimator es = {indexes, n_points, 0};
   *out = filter_estimate(&es, filter);
   if (es.oom)

@@ -7,9 +7,8 @@
 #include "filter.h"
 #include "status.h"
 
-static const char *const type_names[] = {"keyword", "integer", "float",
-                                         "bool",    "uuid",    "datetime",
-                                         "text"};
+static const char *const type_names[] = {"keyword", "integer",  "float", "bool",
+                                         "uuid",    "datetime", "text"};
 
 const char *strata_index_type_name(strata_index_type type) {
   if ((unsigned)type < sizeof type_names / sizeof type_names[0])
@@ -43,8 +42,8 @@ static uint64_t hash_bytes(const char *s, size_t len) {
   return h;
 }
 
-static size_t table_slot(const strata_key_table *t, const char *key,
-                         size_t len, uint64_t h) {
+static size_t table_slot(const strata_key_table *t, const char *key, size_t len,
+                         uint64_t h) {
   size_t mask = t->cap - 1, i = (size_t)h & mask;
   while (t->slots[i].points) {
     const strata_key_entry *e = &t->slots[i];
@@ -59,8 +58,8 @@ const strata_key_entry *strata_key_table_get(const strata_key_table *t,
                                              const char *key, size_t len) {
   if (t->cap == 0)
     return NULL;
-  const strata_key_entry *e = &t->slots[table_slot(t, key, len,
-                                                   hash_bytes(key, len))];
+  const strata_key_entry *e =
+      &t->slots[table_slot(t, key, len, hash_bytes(key, len))];
   return e->points ? e : NULL;
 }
 
@@ -178,8 +177,9 @@ static int is_canonical_uuid(const char *s, size_t len) {
     return 0;
   for (size_t i = 0; i < 36; i++) {
     int hyphen = i == 8 || i == 13 || i == 18 || i == 23;
-    if (hyphen ? s[i] != '-'
-               : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+    if (hyphen
+            ? s[i] != '-'
+            : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
       return 0;
   }
   return 1;
@@ -376,8 +376,8 @@ static strata_status apply_payload(strata_payload_index *ix, uint32_t point,
                 : STRATA_OK;
 }
 
-strata_status strata_payload_index_add(strata_payload_index *ix,
-                                       uint32_t point, const json_t *payload) {
+strata_status strata_payload_index_add(strata_payload_index *ix, uint32_t point,
+                                       const json_t *payload) {
   return apply_payload(ix, point, payload, 1);
 }
 

@@ -29,9 +29,9 @@
 #include "strata_filter.h"
 
 typedef enum strata_index_type {
-  STRATA_INDEX_KEYWORD = 0,  /* strings, byte-exact */
-  STRATA_INDEX_INTEGER = 1,  /* JSON integers */
-  STRATA_INDEX_FLOAT = 2,    /* JSON integers and reals, as double */
+  STRATA_INDEX_KEYWORD = 0, /* strings, byte-exact */
+  STRATA_INDEX_INTEGER = 1, /* JSON integers */
+  STRATA_INDEX_FLOAT = 2,   /* JSON integers and reals, as double */
   STRATA_INDEX_BOOL = 3,
   STRATA_INDEX_UUID = 4,     /* strings in lowercase hyphenated UUID form */
   STRATA_INDEX_DATETIME = 5, /* strings strata_datetime_parse() accepts */
@@ -54,8 +54,7 @@ typedef struct strata_payload_indexes {
 /* Returns "keyword", "integer", "float", "bool", "uuid", "datetime" or
  * "text" (Qdrant's schema names). */
 const char *strata_index_type_name(strata_index_type type);
-strata_status strata_index_type_parse(const char *name,
-                                      strata_index_type *out);
+strata_status strata_index_type_parse(const char *name, strata_index_type *out);
 
 /* Creates an empty index on `field` (a key path).  Errors:
  * STRATA_ERR_INVALID_ARGUMENT (bad path or type), STRATA_ERR_NO_MEMORY. */
@@ -114,8 +113,7 @@ typedef struct strata_estimate {
  * Errors: STRATA_ERR_NO_MEMORY. */
 strata_status strata_filter_estimate(const strata_filter *filter,
                                      const strata_payload_indexes *indexes,
-                                     uint64_t n_points,
-                                     strata_estimate *out);
+                                     uint64_t n_points, strata_estimate *out);
 
 /* Sets *out to a new bitmap, a subset of all_points, that contains every
  * point of all_points that matches; *exact is 1 when it contains nothing

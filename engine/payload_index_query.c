@@ -38,8 +38,8 @@ static void add_everything(const strata_payload_index *ix, answer *a) {
   a->exact = 0;
 }
 
-static void add_key(const strata_payload_index *ix, const char *key,
-                    size_t len, answer *a) {
+static void add_key(const strata_payload_index *ix, const char *key, size_t len,
+                    answer *a) {
   const strata_key_entry *e = strata_key_table_get(&ix->keys, key, len);
   if (e)
     roaring_bitmap_or_inplace(a->bm, e->points);
@@ -128,8 +128,8 @@ static void uuid_answer(const strata_payload_index *ix,
 
 /* Whether entry e lies below the lower bounds / above the upper bounds
  * of the condition; both are monotone along the sorted entries. */
-static int below_lower(const strata_payload_index *ix,
-                       const strata_bounds *b, const strata_num_entry *e) {
+static int below_lower(const strata_payload_index *ix, const strata_bounds *b,
+                       const strata_num_entry *e) {
   if (ix->type == STRATA_INDEX_DATETIME)
     return ((b->set & STRATA_BOUND_GT) && !(e->i > b->gt_i)) ||
            ((b->set & STRATA_BOUND_GTE) && !(e->i >= b->gte_i));
@@ -137,8 +137,8 @@ static int below_lower(const strata_payload_index *ix,
          ((b->set & STRATA_BOUND_GTE) && !(e->d >= b->gte));
 }
 
-static int above_upper(const strata_payload_index *ix,
-                       const strata_bounds *b, const strata_num_entry *e) {
+static int above_upper(const strata_payload_index *ix, const strata_bounds *b,
+                       const strata_num_entry *e) {
   if (ix->type == STRATA_INDEX_DATETIME)
     return ((b->set & STRATA_BOUND_LT) && !(e->i < b->lt_i)) ||
            ((b->set & STRATA_BOUND_LTE) && !(e->i <= b->lte_i));
@@ -203,8 +203,8 @@ static void integer_list(const strata_payload_index *ix,
   if (ix->type == STRATA_INDEX_INTEGER && ix->n_sorted == ix->n_entries) {
     /* Sorted: one binary search per listed value. */
     for (size_t i = 0; i < c->n_values; i++) {
-      int64_t v = c->kind == STRATA_COND_MATCH_VALUE ? c->integer
-                                                     : c->integers[i];
+      int64_t v =
+          c->kind == STRATA_COND_MATCH_VALUE ? c->integer : c->integers[i];
       size_t lo = 0, hi = ix->n_sorted;
       while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -227,9 +227,9 @@ static void integer_list(const strata_payload_index *ix,
     return;
   }
   for (size_t i = 0; i < c->n_values; i++)
-    equal_entries(ix, c->kind == STRATA_COND_MATCH_VALUE ? c->integer
-                                                         : c->integers[i],
-                  a);
+    equal_entries(
+        ix, c->kind == STRATA_COND_MATCH_VALUE ? c->integer : c->integers[i],
+        a);
 }
 
 static void number_answer(const strata_payload_index *ix,
@@ -297,8 +297,8 @@ static void bool_answer(const strata_payload_index *ix,
                         const strata_condition *c, answer *a) {
   if (c->kind == STRATA_COND_MATCH_VALUE &&
       c->value_kind == STRATA_VALUE_BOOL) {
-    roaring_bitmap_or_inplace(a->bm, c->boolean ? ix->bool_true
-                                                : ix->bool_false);
+    roaring_bitmap_or_inplace(a->bm,
+                              c->boolean ? ix->bool_true : ix->bool_false);
     return;
   }
   if (c->kind == STRATA_COND_MATCH_EXCEPT) {

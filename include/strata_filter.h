@@ -136,7 +136,7 @@ struct strata_filter {
   strata_condition **min_should;
   size_t n_min_should;
   size_t min_count;
-  int depth;      /* 1 for a filter without filter or nested conditions */
+  int depth;       /* 1 for a filter without filter or nested conditions */
   int uses_has_id; /* has_id somewhere in the tree */
 };
 
@@ -207,8 +207,7 @@ strata_status strata_filter_add(strata_filter *filter, strata_clause clause,
 /* Sets min_should's min_count and marks min_should present. */
 void strata_filter_set_min_count(strata_filter *filter, size_t min_count);
 
-strata_condition *strata_cond_match_keyword(const char *key,
-                                            const char *value);
+strata_condition *strata_cond_match_keyword(const char *key, const char *value);
 strata_condition *strata_cond_match_integer(const char *key, int64_t value);
 strata_condition *strata_cond_match_bool(const char *key, int value);
 /* match any / except over keywords or integers.  `except` nonzero builds

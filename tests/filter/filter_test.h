@@ -11,33 +11,31 @@
 
 static int test_failures;
 
-#define CHECK(cond)                                                       \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,    \
-              #cond);                                                     \
-      test_failures++;                                                    \
-    }                                                                     \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      test_failures++;                                                         \
+    }                                                                          \
   } while (0)
 
-#define CHECK_MSG(cond, ...)                                              \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__,    \
-              #cond);                                                     \
-      fprintf(stderr, __VA_ARGS__);                                       \
-      fputc('\n', stderr);                                                \
-      test_failures++;                                                    \
-    }                                                                     \
+#define CHECK_MSG(cond, ...)                                                   \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+      test_failures++;                                                         \
+    }                                                                          \
   } while (0)
 
-#define REQUIRE(cond)                                                     \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf(stderr, "%s:%d: REQUIRE failed: %s (%s)\n", __FILE__,       \
-              __LINE__, #cond, strata_last_error());                      \
-      exit(1);                                                            \
-    }                                                                     \
+#define REQUIRE(cond)                                                          \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: REQUIRE failed: %s (%s)\n", __FILE__, __LINE__,  \
+              #cond, strata_last_error());                                     \
+      exit(1);                                                                 \
+    }                                                                          \
   } while (0)
 
 static inline int test_result(void) {

@@ -29,24 +29,29 @@ static int skewed(int n) {
 }
 
 static const char *const words[] = {
-    "alpha", "Beta",  "gamma", "DELTA", "epsilon", "zeta",  "eta",
-    "theta", "iota",  "kappa", "lambda", "mu",     "nu",    "xi",
-    "omicron", "pi",  "rho",   "sigma", "tau",     "upsilon", "phi",
-    "chi",   "psi",   "omega", "über",  "straße",  "x1",    "42"};
+    "alpha",   "Beta", "gamma", "DELTA",  "epsilon", "zeta",    "eta",
+    "theta",   "iota", "kappa", "lambda", "mu",      "nu",      "xi",
+    "omicron", "pi",   "rho",   "sigma",  "tau",     "upsilon", "phi",
+    "chi",     "psi",  "omega", "über",   "straße",  "x1",      "42"};
 #define N_WORDS (int)(sizeof words / sizeof words[0])
 
-static const char *const datetimes[] = {
-    "2024-05-01T10:00:00Z",     "2024-05-01T12:00:00+02:00",
-    "2024-05-01 10:00",         "2024-05-01",
-    "2023-12-31T23:59:59.999999Z", "2024-01-15T08:30:00-05:00",
-    "2022-06-01 00:00:01",      "2025-02-28",
-    "1999-12-31T23:59:59Z",     "not a date"};
+static const char *const datetimes[] = {"2024-05-01T10:00:00Z",
+                                        "2024-05-01T12:00:00+02:00",
+                                        "2024-05-01 10:00",
+                                        "2024-05-01",
+                                        "2023-12-31T23:59:59.999999Z",
+                                        "2024-01-15T08:30:00-05:00",
+                                        "2022-06-01 00:00:01",
+                                        "2025-02-28",
+                                        "1999-12-31T23:59:59Z",
+                                        "not a date"};
 #define N_DATETIMES (int)(sizeof datetimes / sizeof datetimes[0])
 
 /* A canonical UUID from a pool of 20, or an uppercase (non-canonical)
  * spelling of one. */
 static void uuid_string(char *buf, int k, int upper) {
-  sprintf(buf, upper ? "%08X-0000-4000-8000-%012X" : "%08x-0000-4000-8000-%012x",
+  sprintf(buf,
+          upper ? "%08X-0000-4000-8000-%012X" : "%08x-0000-4000-8000-%012x",
           0xabc00000u + (unsigned)k, (unsigned)k * 7919u);
 }
 
@@ -150,8 +155,8 @@ static void make_payload(char *buf) {
 /* ------------------------------------------------------------------ */
 /* Random filters                                                       */
 
-static const char *const fields[] = {"kw", "int", "flt", "flag", "uid",
-                                     "dt", "txt", "arr[].v", "arr", "nope"};
+static const char *const fields[] = {"kw", "int", "flt",     "flag", "uid",
+                                     "dt", "txt", "arr[].v", "arr",  "nope"};
 #define N_FIELDS (int)(sizeof fields / sizeof fields[0])
 
 static void bounds(char **p, int datetime) {
@@ -191,8 +196,8 @@ static void value_list(char **p, int keywords) {
 static void random_filter(char **p, int depth, int in_nested);
 
 static void random_condition(char **p, int depth, int in_nested) {
-  const char *field = in_nested ? (below(2) ? "v" : "w")
-                                : fields[below(N_FIELDS)];
+  const char *field =
+      in_nested ? (below(2) ? "v" : "w") : fields[below(N_FIELDS)];
   char uuid[40];
   int r = below(in_nested ? 12 : 16);
   switch (r) {
@@ -387,8 +392,8 @@ static void run_filters(corpus *c, int n, const char *phase) {
     append(&p, "}");
     check_filter(c, json, &s);
   }
-  printf("%s: %d filters, %d exact from indexes, %d match some point\n",
-         phase, s.filters, s.exact, s.nonempty);
+  printf("%s: %d filters, %d exact from indexes, %d match some point\n", phase,
+         s.filters, s.exact, s.nonempty);
   /* The test would prove little if indexes never answered exactly or
    * every filter matched nothing. */
   CHECK(s.exact > s.filters / 5);
@@ -413,11 +418,12 @@ int main(void) {
   static const struct {
     const char *field;
     strata_index_type type;
-  } defs[] = {{"kw", STRATA_INDEX_KEYWORD},  {"int", STRATA_INDEX_INTEGER},
-              {"flt", STRATA_INDEX_FLOAT},   {"flag", STRATA_INDEX_BOOL},
-              {"uid", STRATA_INDEX_UUID},    {"dt", STRATA_INDEX_DATETIME},
-              {"txt", STRATA_INDEX_TEXT},    {"arr[].v", STRATA_INDEX_INTEGER},
-              {"arr[].w", STRATA_INDEX_KEYWORD}, {"int", STRATA_INDEX_FLOAT}};
+  } defs[] = {
+      {"kw", STRATA_INDEX_KEYWORD},      {"int", STRATA_INDEX_INTEGER},
+      {"flt", STRATA_INDEX_FLOAT},       {"flag", STRATA_INDEX_BOOL},
+      {"uid", STRATA_INDEX_UUID},        {"dt", STRATA_INDEX_DATETIME},
+      {"txt", STRATA_INDEX_TEXT},        {"arr[].v", STRATA_INDEX_INTEGER},
+      {"arr[].w", STRATA_INDEX_KEYWORD}, {"int", STRATA_INDEX_FLOAT}};
   size_t n_defs = sizeof defs / sizeof defs[0];
   for (size_t k = 0; k < n_defs; k++)
     REQUIRE(strata_payload_index_create(defs[k].field, defs[k].type,
@@ -433,8 +439,7 @@ int main(void) {
     c.docs[i] = new_doc();
     roaring_bitmap_add(c.all, i);
     for (size_t k = 0; k < n_defs; k++)
-      REQUIRE(strata_payload_index_add(c.items[k], i, c.docs[i]) ==
-              STRATA_OK);
+      REQUIRE(strata_payload_index_add(c.items[k], i, c.docs[i]) == STRATA_OK);
   }
   prepare_all(&c);
   run_filters(&c, 200, "built");
@@ -456,8 +461,7 @@ int main(void) {
     }
     c.docs[i] = new_doc();
     for (size_t k = 0; k < n_defs; k++)
-      REQUIRE(strata_payload_index_add(c.items[k], i, c.docs[i]) ==
-              STRATA_OK);
+      REQUIRE(strata_payload_index_add(c.items[k], i, c.docs[i]) == STRATA_OK);
   }
   run_filters(&c, 100, "updated, not prepared");
   prepare_all(&c);

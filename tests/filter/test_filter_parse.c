@@ -16,8 +16,8 @@ static void check_round_trip(const char *in, const char *expected) {
   if (st != STRATA_OK)
     return;
   REQUIRE(strata_filter_to_json(f, &a) == STRATA_OK);
-  CHECK_MSG(strcmp(a, expected) == 0, "\n  input    %s\n  output   %s\n  expected %s",
-            in, a, expected);
+  CHECK_MSG(strcmp(a, expected) == 0,
+            "\n  input    %s\n  output   %s\n  expected %s", in, a, expected);
   REQUIRE(strata_filter_parse_json(a, strlen(a), &g) == STRATA_OK);
   REQUIRE(strata_filter_to_json(g, &b) == STRATA_OK);
   CHECK_MSG(strcmp(a, b) == 0, "second round trip: %s vs %s", a, b);
@@ -34,7 +34,8 @@ static void test_round_trips(void) {
        "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"London\"}}]}"},
       /* A single condition in place of an array. */
       {"{\"must\":{\"key\":\"n\",\"match\":{\"value\":-9223372036854775807}}}",
-       "{\"must\":[{\"key\":\"n\",\"match\":{\"value\":-9223372036854775807}}]}"},
+       "{\"must\":[{\"key\":\"n\",\"match\":{\"value\":-9223372036854775807}}]"
+       "}"},
       {"{\"should\":[{\"key\":\"ok\",\"match\":{\"value\":true}}]}",
        "{\"should\":[{\"key\":\"ok\",\"match\":{\"value\":true}}]}"},
       /* Lists come back sorted and without duplicates. */
@@ -55,11 +56,14 @@ static void test_round_trips(void) {
        "{\"must\":[{\"key\":\"d\",\"range\":{\"gt\":\"2024-01-02T00:00:00Z\","
        "\"lte\":\"2024-01-02T02:04:05.500000Z\"}}]}"},
       {"{\"must\":[{\"key\":\"d\",\"range\":{\"lt\":\"1969-12-31 23:59\"}}]}",
-       "{\"must\":[{\"key\":\"d\",\"range\":{\"lt\":\"1969-12-31T23:59:00Z\"}}]}"},
+       "{\"must\":[{\"key\":\"d\",\"range\":{\"lt\":\"1969-12-31T23:59:00Z\"}}]"
+       "}"},
       {"{\"must\":[{\"key\":\"tags\",\"values_count\":{\"gt\":2,\"lte\":5}}]}",
        "{\"must\":[{\"key\":\"tags\",\"values_count\":{\"gt\":2,\"lte\":5}}]}"},
-      {"{\"must\":[{\"is_empty\":{\"key\":\"x\"}},{\"is_null\":{\"key\":\"y\"}}]}",
-       "{\"must\":[{\"is_empty\":{\"key\":\"x\"}},{\"is_null\":{\"key\":\"y\"}}]}"},
+      {"{\"must\":[{\"is_empty\":{\"key\":\"x\"}},{\"is_null\":{\"key\":\"y\"}}"
+       "]}",
+       "{\"must\":[{\"is_empty\":{\"key\":\"x\"}},{\"is_null\":{\"key\":\"y\"}}"
+       "]}"},
       {"{\"must\":[{\"has_id\":[5,1,\"936DA01F-9ABD-4D9D-80C7-02AF85C822A8\","
        "\"18446744073709551615\"]}]}",
        "{\"must\":[{\"has_id\":[1,5,\"18446744073709551615\","
@@ -138,7 +142,8 @@ static void test_errors(void) {
        "boolean"},
       {"{\"must\":[{\"key\":\"a\",\"match\":{\"any\":\"x\"}}]}",
        "must[0].match.any: expected an array, got a string"},
-      {"{\"must\":[{\"key\":\"a\",\"range\":{\"gt\":1,\"lt\":\"2024-01-01\"}}]}",
+      {"{\"must\":[{\"key\":\"a\",\"range\":{\"gt\":1,\"lt\":\"2024-01-01\"}}]"
+       "}",
        "must[0].range: a range mixes numbers and datetime strings"},
       {"{\"must\":[{\"key\":\"a\",\"range\":{\"gt\":\"yesterday\"}}]}",
        "must[0].range.gt: invalid datetime \"yesterday\""},
@@ -150,7 +155,8 @@ static void test_errors(void) {
        "must[0].values_count.gt: expected a non-negative integer"},
       {"{\"must\":[{\"key\":\"a\",\"values_count\":{}}]}",
        "must[0].values_count: values_count needs at least one of"},
-      {"{\"must\":[{\"has_id\":[1,-2]}]}", "must[0].has_id[1]: invalid point id"},
+      {"{\"must\":[{\"has_id\":[1,-2]}]}",
+       "must[0].has_id[1]: invalid point id"},
       {"{\"must\":[{\"has_id\":[\"not-a-uuid\"]}]}",
        "must[0].has_id[0]: invalid point id"},
       {"{\"must\":[{\"has_id\":1}]}",
@@ -163,7 +169,8 @@ static void test_errors(void) {
        "must[0].nested: missing field \"filter\""},
       {"{\"must\":[{\"is_empty\":{\"key\":\"a\",\"x\":1}}]}",
        "must[0].is_empty: unknown field \"x\""},
-      {"{\"must\":[{\"is_null\":{}}]}", "must[0].is_null: missing field \"key\""},
+      {"{\"must\":[{\"is_null\":{}}]}",
+       "must[0].is_null: missing field \"key\""},
       {"{\"must\":[{\"is_null\":{\"key\":\"a\"},\"has_id\":[1]}]}",
        "must[0]: has_id cannot be combined"},
       {"{\"min_should\":{\"conditions\":[]}}",
@@ -172,7 +179,8 @@ static void test_errors(void) {
        "min_should.min_count: expected a non-negative integer"},
       {"{\"min_should\":{\"conditions\":[5],\"min_count\":1}}",
        "min_should.conditions[0]: expected a condition object, got an integer"},
-      {"{\"must\":[{\"key\":\"a\",\"match\":{\"value\":99999999999999999999}}]}",
+      {"{\"must\":[{\"key\":\"a\",\"match\":{\"value\":99999999999999999999}}]"
+       "}",
        "filter: invalid JSON"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -247,9 +255,9 @@ static void test_builders(void) {
   CHECK(strata_filter_add(f, STRATA_MIN_SHOULD,
                           strata_cond_values_count("tags", &count)) ==
         STRATA_OK);
-  CHECK(strata_filter_add(f, STRATA_MIN_SHOULD,
-                          strata_cond_datetime_range("d", NULL, NULL, NULL,
-                                                     "2024-05-01")) ==
+  CHECK(strata_filter_add(
+            f, STRATA_MIN_SHOULD,
+            strata_cond_datetime_range("d", NULL, NULL, NULL, "2024-05-01")) ==
         STRATA_OK);
   CHECK(strata_filter_add(f, STRATA_MIN_SHOULD,
                           strata_cond_nested("items", inner)) == STRATA_OK);
@@ -259,11 +267,13 @@ static void test_builders(void) {
   const char *expected =
       "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"London\"}},"
       "{\"key\":\"price\",\"range\":{\"gte\":10.0}}],"
-      "\"should\":[{\"key\":\"city\",\"match\":{\"any\":[\"London\",\"Paris\"]}},"
+      "\"should\":[{\"key\":\"city\",\"match\":{\"any\":[\"London\",\"Paris\"]}"
+      "},"
       "{\"key\":\"size\",\"match\":{\"except\":[1,3]}}],"
       "\"must_not\":[{\"has_id\":[7]}],"
       "\"min_should\":{\"conditions\":[{\"key\":\"tags\",\"values_count\":"
-      "{\"gt\":1}},{\"key\":\"d\",\"range\":{\"gte\":\"2024-05-01T00:00:00Z\"}},"
+      "{\"gt\":1}},{\"key\":\"d\",\"range\":{\"gte\":\"2024-05-01T00:00:00Z\"}}"
+      ","
       "{\"nested\":{\"key\":\"items\",\"filter\":{\"must\":[{\"key\":\"ok\","
       "\"match\":{\"value\":true}}]}}}],\"min_count\":2}}";
   CHECK_MSG(strcmp(json, expected) == 0, "%s", json);
@@ -272,13 +282,13 @@ static void test_builders(void) {
 
   /* A failed builder returns NULL, and add reports its message. */
   f = strata_filter_new();
-  CHECK(strata_filter_add(f, STRATA_MUST,
-                          strata_cond_match_keyword("a[", "x")) ==
-        STRATA_ERR_INVALID_ARGUMENT);
+  CHECK(
+      strata_filter_add(f, STRATA_MUST, strata_cond_match_keyword("a[", "x")) ==
+      STRATA_ERR_INVALID_ARGUMENT);
   CHECK(strstr(strata_last_error(), "invalid key path \"a[\"") != NULL);
-  CHECK(strata_filter_add(f, STRATA_MUST,
-                          strata_cond_datetime_range("d", "soon", NULL, NULL,
-                                                     NULL)) ==
+  CHECK(strata_filter_add(
+            f, STRATA_MUST,
+            strata_cond_datetime_range("d", "soon", NULL, NULL, NULL)) ==
         STRATA_ERR_INVALID_ARGUMENT);
   CHECK(strstr(strata_last_error(), "invalid datetime \"soon\"") != NULL);
   strata_bounds none = {0};
@@ -316,11 +326,19 @@ static void test_datetimes(void) {
                   t == ok[i].micros,
               "%s -> %lld", ok[i].text, (long long)t);
   }
-  static const char *const bad[] = {
-      "", "2024", "2024-1-01", "2024-13-01", "2023-02-29", "2024-01-01T",
-      "2024-01-01T10", "2024-01-01T24:00", "2024-01-01T10:00Zx",
-      "2024-01-01T10:00:00+0100", "2024-01-01X10:00", "2024-01-01T10:00.5",
-      "2024-01-01T10:00:00."};
+  static const char *const bad[] = {"",
+                                    "2024",
+                                    "2024-1-01",
+                                    "2024-13-01",
+                                    "2023-02-29",
+                                    "2024-01-01T",
+                                    "2024-01-01T10",
+                                    "2024-01-01T24:00",
+                                    "2024-01-01T10:00Zx",
+                                    "2024-01-01T10:00:00+0100",
+                                    "2024-01-01X10:00",
+                                    "2024-01-01T10:00.5",
+                                    "2024-01-01T10:00:00."};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int64_t t;
     CHECK_MSG(strata_datetime_parse(bad[i], strlen(bad[i]), &t) != 0, "%s",
@@ -391,8 +409,8 @@ static void test_paths(void) {
         path.segments[4].index == 12);
   CHECK(strcmp(path.text, "a.\"b.c\"[].d[12]") == 0);
   strata_path_free(&path);
-  static const char *const bad[] = {"a.",  ".a",   "a[",   "a[]x", "a]",
-                                    "a[-1]", "\"\"", "a[99999999999]",
+  static const char *const bad[] = {"a.",  ".a",    "a[",   "a[]x",
+                                    "a]",  "a[-1]", "\"\"", "a[99999999999]",
                                     "a\"b"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     CHECK_MSG(strata_path_parse(bad[i], &path) == STRATA_ERR_INVALID_ARGUMENT,

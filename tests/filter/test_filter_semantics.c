@@ -6,10 +6,13 @@
 
 static const char *const payloads[] = {
     /* 0 */ "{}",
-    /* 1 */ "{\"city\":\"London\",\"price\":10,\"tags\":[\"a\",\"b\"],\"ok\":true}",
+    /* 1 */
+    "{\"city\":\"London\",\"price\":10,\"tags\":[\"a\",\"b\"],\"ok\":true}",
     /* 2 */ "{\"city\":\"Paris\",\"price\":10.0,\"tags\":[],\"ok\":false}",
-    /* 3 */ "{\"city\":null,\"price\":\"10\",\"tags\":[\"a\",[\"b\"]],\"ok\":\"true\"}",
-    /* 4 */ "{\"city\":[\"London\",\"Berlin\"],\"price\":[5,15],\"tags\":\"a\"}",
+    /* 3 */
+    "{\"city\":null,\"price\":\"10\",\"tags\":[\"a\",[\"b\"]],\"ok\":\"true\"}",
+    /* 4 */
+    "{\"city\":[\"London\",\"Berlin\"],\"price\":[5,15],\"tags\":\"a\"}",
     /* 5 */ "{\"city\":\"london\",\"price\":20.5,\"tags\":[null]}",
     /* 6 */ "{\"a\":{\"b\":1}}",
     /* 7 */ "{\"a\":[{\"b\":1},{\"b\":2}]}",
@@ -75,8 +78,7 @@ static const struct {
     {"{\"must\":{\"key\":\"n\",\"range\":{\"gte\":9007199254740992,"
      "\"lte\":9007199254740992}}}",
      "15"},
-    {"{\"must\":{\"key\":\"n\",\"match\":{\"except\":[5]}}}",
-     "12 13 14 15 17"},
+    {"{\"must\":{\"key\":\"n\",\"match\":{\"except\":[5]}}}", "12 13 14 15 17"},
     {"{\"must\":{\"key\":\"n\",\"match\":{\"any\":[5,9223372036854775807]}}}",
      "12 16"},
     {"{\"must\":{\"key\":\"city\",\"range\":{\"gte\":0}}}", ""},
@@ -107,8 +109,7 @@ static const struct {
     /* values_count */
     {"{\"must\":{\"key\":\"tags\",\"values_count\":{\"gt\":1}}}", "1 3"},
     {"{\"must\":{\"key\":\"tags\",\"values_count\":{\"lt\":1}}}", "!1 3 4 5"},
-    {"{\"must\":{\"key\":\"city\",\"values_count\":{\"lte\":0}}}",
-     "!1 2 4 5"},
+    {"{\"must\":{\"key\":\"city\",\"values_count\":{\"lte\":0}}}", "!1 2 4 5"},
     {"{\"must\":{\"key\":\"a[].b\",\"values_count\":{\"gte\":2}}}", "8"},
     {"{\"must\":{\"key\":\"a.b\",\"values_count\":{\"gte\":2}}}", "9"},
     {"{\"must\":{\"key\":\"m\",\"values_count\":{\"gt\":1}}}", "27"},
@@ -222,8 +223,8 @@ static void expected_set(const char *spec, int *flags) {
 static void test_table(json_t **docs) {
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     strata_filter *f = NULL;
-    strata_status st = strata_filter_parse_json(
-        cases[c].filter, strlen(cases[c].filter), &f);
+    strata_status st =
+        strata_filter_parse_json(cases[c].filter, strlen(cases[c].filter), &f);
     CHECK_MSG(st == STRATA_OK, "%s: %s", cases[c].filter, strata_last_error());
     if (st != STRATA_OK)
       continue;
@@ -241,8 +242,9 @@ static void test_table(json_t **docs) {
 
 static void test_payload_load(void) {
   json_t *doc = NULL;
-  const char *big = "{\"s\":\"99999999999999999999\",\"n\":99999999999999999999,"
-                    "\"i\":5,\"neg\":-9223372036854775809}";
+  const char *big =
+      "{\"s\":\"99999999999999999999\",\"n\":99999999999999999999,"
+      "\"i\":5,\"neg\":-9223372036854775809}";
   REQUIRE(strata_payload_load(big, strlen(big), &doc) == STRATA_OK);
   CHECK(json_is_string(json_object_get(doc, "s")));
   CHECK(strcmp(json_string_value(json_object_get(doc, "s")),
