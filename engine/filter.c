@@ -253,11 +253,13 @@ int strata_datetime_parse(const char *s, size_t len, int64_t *micros) {
     return -1;
   if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
     return -1;
+
   int64_t t = days_from_civil(y, mo, d) * 86400 * 1000000;
   if (i == len) {
     *micros = t;
     return 0;
   }
+  /* The time of day, after 'T', 't' or a space. */
   if (s[i] != 'T' && s[i] != 't' && s[i] != ' ')
     return -1;
   i++;
@@ -271,6 +273,7 @@ int strata_datetime_parse(const char *s, size_t len, int64_t *micros) {
   /* Second 60 is a leap second, which RFC 3339 allows. */
   if (h > 23 || mi > 59 || sec > 60)
     return -1;
+
   t += ((int64_t)h * 3600 + mi * 60 + sec) * 1000000;
   /* A fraction needs seconds. */
   if (!has_seconds && i < len && s[i] == '.')

@@ -33,7 +33,7 @@ int strata_filter_matches(const strata_filter *filter, const json_t *payload,
                           const strata_point_id *id);
 
 /* Same, but `match text` on a field with a text index in `indexes` is a
- * token test, as the index answers it.  The engine uses this one to
+ * token test, as a text index evaluates it.  The engine uses this one to
  * check the candidates of strata_filter_candidates(). */
 int strata_filter_matches_indexed(const strata_filter *filter,
                                   const json_t *payload,

@@ -3,7 +3,7 @@
  * payload indexes.
  *
  * Candidates follow the filter's structure.  A leaf gets an index's
- * answer (exact or a superset) or, when no index helps, every point.
+ * lookup result (exact or a superset) or, when no index helps, every point.
  * `must` intersects, `should` unites, `min_should` counts how many
  * children hold, and `must_not` subtracts an exact child (an inexact
  * child can only leave every point as a candidate).  Each result stays a
@@ -40,16 +40,16 @@ static candidates everything(planner *p) {
 
 static candidates filter_candidates(planner *p, const strata_filter *f);
 
-/* Intersects the answers of every index on the condition's field.  Each
+/* Intersects the lookup results of every index on the condition's field.  Each
  * is a superset, so the intersection is one, and exact if any is.  Sets
  * r.bm to NULL when no index has the field. */
-static candidates index_answers(planner *p, const strata_condition *c) {
+static candidates index_lookups(planner *p, const strata_condition *c) {
   candidates r = {NULL, 0};
   if (c->kind == STRATA_COND_IS_EMPTY || c->kind == STRATA_COND_IS_NULL ||
       c->kind == STRATA_COND_VALUES_COUNT || !p->indexes)
     return r;
   /* Token semantics apply when a text index exists, so only it may
-   * answer match text then. */
+   * look up match text then. */
   int text_only = c->kind == STRATA_COND_MATCH_TEXT &&
                   strata_payload_indexes_find_text(p->indexes, c->key.text);
   for (size_t i = 0; i < p->indexes->count; i++) {
@@ -59,7 +59,7 @@ static candidates index_answers(planner *p, const strata_condition *c) {
       continue;
     roaring_bitmap_t *bm;
     int exact;
-    if (strata_payload_index_answer(ix, c, &bm, &exact) != 0) {
+    if (strata_payload_index_lookup(ix, c, &bm, &exact) != 0) {
       p->oom = 1;
       break;
     }
@@ -76,7 +76,7 @@ static candidates index_answers(planner *p, const strata_condition *c) {
 }
 
 static candidates field_candidates(planner *p, const strata_condition *c) {
-  candidates r = index_answers(p, c);
+  candidates r = index_lookups(p, c);
   if (!r.bm)
     return everything(p);
   roaring_bitmap_and_inplace(r.bm, p->all);
@@ -107,7 +107,7 @@ static candidates condition_candidates(planner *p, const strata_condition *c) {
   case STRATA_COND_HAS_ID:
     return has_id_candidates(p, c);
   case STRATA_COND_NESTED:
-    /* NOTE: nested conditions are not answered from indexes. */
+    /* NOTE: nested conditions are not looked up in indexes. */
     return everything(p);
   default:
     return field_candidates(p, c);
@@ -120,7 +120,7 @@ static void release(candidates *r) {
   r->bm = NULL;
 }
 
-/* Points in at least `m` of the children's candidates.  levels[j] holds
+/* Points in at least `m` of the children's candidates.  levels[j] contains
  * the points seen in at least j+1 children so far. */
 static candidates min_should_candidates(planner *p, const strata_filter *f) {
   size_t m = f->min_count, n = f->n_min_should;
@@ -137,6 +137,7 @@ static candidates min_should_candidates(planner *p, const strata_filter *f) {
   for (size_t j = 0; j < m; j++)
     if (!(levels[j] = roaring_bitmap_create()))
       p->oom = 1;
+
   for (size_t i = 0; i < n && !p->oom; i++) {
     candidates child = condition_candidates(p, f->min_should[i]);
     if (!child.bm)
@@ -151,6 +152,8 @@ static candidates min_should_candidates(planner *p, const strata_filter *f) {
     roaring_bitmap_or_inplace(levels[0], child.bm);
     release(&child);
   }
+
+  /* Only the last level is the result. */
   for (size_t j = 0; j + 1 < m; j++)
     if (levels[j])
       roaring_bitmap_free(levels[j]);
@@ -258,7 +261,7 @@ static strata_estimate filter_estimate(estimator *es, const strata_filter *f);
 static strata_estimate field_estimate(estimator *es,
                                       const strata_condition *c) {
   planner p = {es->indexes, NULL, 0};
-  candidates r = index_answers(&p, c);
+  candidates r = index_lookups(&p, c);
   if (p.oom)
     es->oom = 1;
   if (!r.bm)
@@ -382,6 +385,8 @@ static strata_estimate filter_estimate(estimator *es, const strata_filter *f) {
     es->oom = 1;
     return unknown(es);
   }
+
+  /* One part per clause group, combined as a conjunction. */
   size_t used = 0;
   if (f->n_should > 0) {
     for (size_t i = 0; i < f->n_should; i++)

@@ -4,8 +4,8 @@
  * An index stores the values found at its path, arrays contributing
  * every element.  Values of the index's type are indexed; every other
  * non-null value puts its point in the index's "other" set, so that an
- * answer can say whether it is exact: a condition the index cannot
- * answer for such values gets their points as extra candidates.
+ * lookup can report whether it is exact.  A condition the index cannot
+ * decide for such values gets their points as extra candidates.
  *
  * Keyword, uuid and text values sit in hash tables of roaring bitmaps;
  * integer, float and datetime values in an array of (value, point)
@@ -40,13 +40,13 @@ typedef enum strata_index_type {
 
 typedef struct strata_payload_index strata_payload_index;
 
-/* The indexes of one collection, as the planner sees them. */
+/* The indexes of one collection, as passed to the planner. */
 typedef struct strata_payload_indexes {
   strata_payload_index *const *items;
   size_t count;
   /* Optional: sets *point to the point number of `id` and returns 1, or
    * returns 0 when the id does not exist.  Without it has_id is not
-   * answered from indexes. */
+   * resolved from indexes. */
   int (*resolve_id)(void *arg, const strata_point_id *id, uint32_t *point);
   void *resolve_arg;
 } strata_payload_indexes;
@@ -92,11 +92,11 @@ const strata_payload_index *
 strata_payload_indexes_find_text(const strata_payload_indexes *indexes,
                                  const char *field);
 
-/* Answers one field condition (match, range or text) on the index's
+/* Looks up one field condition (match, range or text) on the index's
  * field.  Sets *out to a new bitmap that contains every point that
  * satisfies it, and *exact to 1 when it contains no other point.
  * Returns 0, or -1 when out of memory. */
-int strata_payload_index_answer(const strata_payload_index *index,
+int strata_payload_index_lookup(const strata_payload_index *index,
                                 const strata_condition *condition,
                                 roaring_bitmap_t **out, int *exact);
 
@@ -109,7 +109,7 @@ typedef struct strata_estimate {
 } strata_estimate;
 
 /* Estimates how many of n_points match.  min and max are true bounds; the
- * estimate is exact (min == max) when indexes answer the whole filter.
+ * estimate is exact (min == max) when index lookups decide the whole filter.
  * Errors: STRATA_ERR_NO_MEMORY. */
 strata_status strata_filter_estimate(const strata_filter *filter,
                                      const strata_payload_indexes *indexes,

@@ -1,5 +1,5 @@
 /* Layout of a payload index, shared by payload_index.c (storage) and
- * payload_index_query.c (answers). */
+ * payload_index_query.c (lookups). */
 #ifndef STRATA_ENGINE_PAYLOAD_INDEX_INTERNAL_H
 #define STRATA_ENGINE_PAYLOAD_INDEX_INTERNAL_H
 

@@ -1,10 +1,10 @@
 /*
- * Answers of a payload index to one field condition.
+ * Lookups of one field condition in a payload index.
  *
- * An answer is a bitmap that contains every point satisfying the
- * condition, and says whether it is exact.  The index knows the values
+ * A lookup returns a bitmap that contains every point satisfying the
+ * condition, and whether it is exact.  The index knows the values
  * of its type; of the other values it knows only which points have some
- * (the `other` set).  So an answer is
+ * (the `other` set).  So a lookup result is
  *
  *   (points whose indexed values satisfy the condition)
  *   + (`other`, when a value of another type could satisfy it)
@@ -20,26 +20,26 @@
 #include "payload_index_internal.h"
 
 /* Result being built: points and exactness. */
-typedef struct answer {
+typedef struct lookup {
   roaring_bitmap_t *bm;
   int exact;
-} answer;
+} lookup;
 
-static void add_other(const strata_payload_index *ix, answer *a) {
+static void add_other(const strata_payload_index *ix, lookup *a) {
   roaring_bitmap_or_inplace(a->bm, ix->other);
   if (!roaring_bitmap_is_empty(ix->other))
     a->exact = 0;
 }
 
 /* Every point with a value: for conditions the index cannot decide. */
-static void add_everything(const strata_payload_index *ix, answer *a) {
+static void add_everything(const strata_payload_index *ix, lookup *a) {
   roaring_bitmap_or_inplace(a->bm, ix->present);
   roaring_bitmap_or_inplace(a->bm, ix->other);
   a->exact = 0;
 }
 
 static void add_key(const strata_payload_index *ix, const char *key, size_t len,
-                    answer *a) {
+                    lookup *a) {
   const strata_key_entry *e = strata_key_table_get(&ix->keys, key, len);
   if (e)
     roaring_bitmap_or_inplace(a->bm, e->points);
@@ -48,8 +48,8 @@ static void add_key(const strata_payload_index *ix, const char *key, size_t len,
 /* ------------------------------------------------------------------ */
 /* Keyword and UUID                                                     */
 
-static void keyword_answer(const strata_payload_index *ix,
-                           const strata_condition *c, answer *a) {
+static void keyword_lookup(const strata_payload_index *ix,
+                           const strata_condition *c, lookup *a) {
   int keywords = c->value_kind == STRATA_VALUE_KEYWORD;
   switch (c->kind) {
   case STRATA_COND_MATCH_VALUE:
@@ -95,8 +95,8 @@ static void keyword_answer(const strata_payload_index *ix,
   }
 }
 
-static void uuid_answer(const strata_payload_index *ix,
-                        const strata_condition *c, answer *a) {
+static void uuid_lookup(const strata_payload_index *ix,
+                        const strata_condition *c, lookup *a) {
   char key[16];
   if (c->kind == STRATA_COND_MATCH_VALUE &&
       c->value_kind == STRATA_VALUE_KEYWORD) {
@@ -146,7 +146,7 @@ static int above_upper(const strata_payload_index *ix, const strata_bounds *b,
          ((b->set & STRATA_BOUND_LTE) && !(e->d <= b->lte));
 }
 
-static void add_entry(answer *a, const strata_num_entry *e) {
+static void add_entry(lookup *a, const strata_num_entry *e) {
   if (!e->dead)
     roaring_bitmap_add(a->bm, e->point);
 }
@@ -154,7 +154,7 @@ static void add_entry(answer *a, const strata_num_entry *e) {
 /* Points whose value lies within the bounds: binary searches in the
  * sorted head, a scan of the unsorted tail. */
 static void range_entries(const strata_payload_index *ix,
-                          const strata_bounds *b, answer *a) {
+                          const strata_bounds *b, lookup *a) {
   size_t lo = 0, hi = ix->n_sorted;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -182,7 +182,7 @@ static void range_entries(const strata_payload_index *ix,
 
 /* Points with a value equal to v (as double for float indexes). */
 static void equal_entries(const strata_payload_index *ix, int64_t v,
-                          answer *a) {
+                          lookup *a) {
   strata_bounds b;
   memset(&b, 0, sizeof b);
   b.set = STRATA_BOUND_GTE | STRATA_BOUND_LTE;
@@ -199,7 +199,7 @@ static void equal_entries(const strata_payload_index *ix, int64_t v,
 }
 
 static void integer_list(const strata_payload_index *ix,
-                         const strata_condition *c, answer *a) {
+                         const strata_condition *c, lookup *a) {
   if (ix->type == STRATA_INDEX_INTEGER && ix->n_sorted == ix->n_entries) {
     /* Sorted: one binary search per listed value. */
     for (size_t i = 0; i < c->n_values; i++) {
@@ -232,8 +232,8 @@ static void integer_list(const strata_payload_index *ix,
         a);
 }
 
-static void number_answer(const strata_payload_index *ix,
-                          const strata_condition *c, answer *a) {
+static void number_lookup(const strata_payload_index *ix,
+                          const strata_condition *c, lookup *a) {
   int integers = c->value_kind == STRATA_VALUE_INTEGER;
   int is_float = ix->type == STRATA_INDEX_FLOAT;
   switch (c->kind) {
@@ -283,8 +283,8 @@ static void number_answer(const strata_payload_index *ix,
   }
 }
 
-static void datetime_answer(const strata_payload_index *ix,
-                            const strata_condition *c, answer *a) {
+static void datetime_lookup(const strata_payload_index *ix,
+                            const strata_condition *c, lookup *a) {
   if (c->kind == STRATA_COND_DATETIME_RANGE)
     range_entries(ix, &c->bounds, a);
   else if (c->kind == STRATA_COND_RANGE)
@@ -293,8 +293,8 @@ static void datetime_answer(const strata_payload_index *ix,
     add_everything(ix, a);
 }
 
-static void bool_answer(const strata_payload_index *ix,
-                        const strata_condition *c, answer *a) {
+static void bool_lookup(const strata_payload_index *ix,
+                        const strata_condition *c, lookup *a) {
   if (c->kind == STRATA_COND_MATCH_VALUE &&
       c->value_kind == STRATA_VALUE_BOOL) {
     roaring_bitmap_or_inplace(a->bm,
@@ -334,8 +334,8 @@ static int and_token(void *arg, const char *token, size_t len) {
   return 0;
 }
 
-static void text_answer(const strata_payload_index *ix,
-                        const strata_condition *c, answer *a) {
+static void text_lookup(const strata_payload_index *ix,
+                        const strata_condition *c, lookup *a) {
   if (c->kind != STRATA_COND_MATCH_TEXT) {
     add_everything(ix, a);
     return;
@@ -345,31 +345,31 @@ static void text_answer(const strata_payload_index *ix,
   strata_text_tokens(c->keyword, c->keyword_len, and_token, &t);
 }
 
-int strata_payload_index_answer(const strata_payload_index *ix,
+int strata_payload_index_lookup(const strata_payload_index *ix,
                                 const strata_condition *c,
                                 roaring_bitmap_t **out, int *exact) {
-  answer a = {roaring_bitmap_create(), 1};
+  lookup a = {roaring_bitmap_create(), 1};
   if (!a.bm)
     return -1;
   switch (ix->type) {
   case STRATA_INDEX_KEYWORD:
-    keyword_answer(ix, c, &a);
+    keyword_lookup(ix, c, &a);
     break;
   case STRATA_INDEX_UUID:
-    uuid_answer(ix, c, &a);
+    uuid_lookup(ix, c, &a);
     break;
   case STRATA_INDEX_INTEGER:
   case STRATA_INDEX_FLOAT:
-    number_answer(ix, c, &a);
+    number_lookup(ix, c, &a);
     break;
   case STRATA_INDEX_DATETIME:
-    datetime_answer(ix, c, &a);
+    datetime_lookup(ix, c, &a);
     break;
   case STRATA_INDEX_BOOL:
-    bool_answer(ix, c, &a);
+    bool_lookup(ix, c, &a);
     break;
   case STRATA_INDEX_TEXT:
-    text_answer(ix, c, &a);
+    text_lookup(ix, c, &a);
     break;
   }
   *out = a.bm;

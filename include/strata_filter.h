@@ -152,8 +152,8 @@ struct strata_filter {
  * bounds are strings is a datetime range.  On success *out is a filter
  * the caller frees with strata_filter_free().
  *
- * Errors: STRATA_ERR_INVALID_ARGUMENT, with a message that starts with
- * the JSON path of the bad part (`must[2].range: ...`), for invalid JSON,
+ * Errors: STRATA_ERR_INVALID_ARGUMENT, whose message starts with the
+ * JSON path of the bad part (`must[2].range: ...`).  It covers invalid JSON,
  * unknown keys or condition kinds, wrong types, malformed key paths, a
  * range without bounds, has_id inside nested, or nesting deeper than
  * STRATA_FILTER_MAX_DEPTH.  STRATA_ERR_NO_MEMORY.

@@ -120,6 +120,7 @@ static void make_payload(char *buf) {
   if (below(10))
     append(&p, below(2) ? "\"flt\":%d.%d," : "\"flt\":%d,", below(100),
            below(10));
+
   int r = below(10);
   if (r < 7)
     append(&p, "\"flag\":%s,", below(2) ? "true" : "false");
@@ -131,6 +132,7 @@ static void make_payload(char *buf) {
     uuid_string(uuid, skewed(20), below(10) == 0);
     append(&p, "\"uid\":\"%s\",", uuid);
   }
+
   r = below(10);
   if (r < 7)
     append(&p, "\"dt\":\"%s\",", datetimes[below(N_DATETIMES)]);
@@ -345,6 +347,7 @@ static void check_filter(corpus *c, const char *json, stats *s) {
     if (strata_filter_matches_indexed(f, c->docs[i], &id, &c->set))
       roaring_bitmap_add(truth, i);
   }
+
   roaring_bitmap_t *cand = NULL;
   int exact = -1;
   REQUIRE(strata_filter_candidates(f, &c->set, c->all, &cand, &exact) ==
@@ -358,6 +361,7 @@ static void check_filter(corpus *c, const char *json, stats *s) {
               "exact candidates differ: %s (%llu vs %llu)", json,
               (unsigned long long)roaring_bitmap_get_cardinality(cand),
               (unsigned long long)roaring_bitmap_get_cardinality(truth));
+
   strata_estimate est;
   REQUIRE(strata_filter_estimate(f, &c->set,
                                  roaring_bitmap_get_cardinality(c->all),
@@ -367,7 +371,8 @@ static void check_filter(corpus *c, const char *json, stats *s) {
             "estimate [%llu, %llu] misses %llu: %s",
             (unsigned long long)est.min, (unsigned long long)est.max,
             (unsigned long long)count, json);
-  CHECK(est.min <= est.expected && est.expected <= est.max);
+  CHECK(est.min <= est.expected);
+  CHECK(est.expected <= est.max);
   s->filters++;
   s->exact += exact;
   s->nonempty += count > 0;
@@ -394,7 +399,7 @@ static void run_filters(corpus *c, int n, const char *phase) {
   }
   printf("%s: %d filters, %d exact from indexes, %d match some point\n", phase,
          s.filters, s.exact, s.nonempty);
-  /* The test would prove little if indexes never answered exactly or
+  /* The test would prove little if index lookups were never exact or
    * every filter matched nothing. */
   CHECK(s.exact > s.filters / 5);
   CHECK(s.nonempty > s.filters / 5);
