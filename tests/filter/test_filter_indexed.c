@@ -418,7 +418,103 @@ static void prepare_all(corpus *c) {
     REQUIRE(strata_payload_index_prepare(c->items[k]) == STRATA_OK);
 }
 
+/* Runs one filter on a small corpus with one index and checks the
+ * candidate bitmap, its exactness and the indexed evaluation. */
+static void check_lookup(const char *field, strata_index_type type,
+                         const char *const *docs, size_t n_docs,
+                         const char *filter, const char *expected,
+                         int expect_exact) {
+  strata_payload_index *ix = NULL;
+  REQUIRE(strata_payload_index_create(field, type, &ix) == STRATA_OK);
+  json_t *loaded[8];
+  roaring_bitmap_t *all = roaring_bitmap_create();
+  for (size_t i = 0; i < n_docs; i++) {
+    REQUIRE(strata_payload_load(docs[i], strlen(docs[i]), &loaded[i]) ==
+            STRATA_OK);
+    REQUIRE(strata_payload_index_add(ix, (uint32_t)i, loaded[i]) == STRATA_OK);
+    roaring_bitmap_add(all, (uint32_t)i);
+  }
+  REQUIRE(strata_payload_index_prepare(ix) == STRATA_OK);
+  strata_payload_indexes set = {&ix, 1, NULL, NULL};
+  strata_filter *f = NULL;
+  REQUIRE(strata_filter_parse_json(filter, strlen(filter), &f) == STRATA_OK);
+
+  char got[64] = "", matched[64] = "";
+  roaring_bitmap_t *cand = NULL;
+  int exact = -1;
+  REQUIRE(strata_filter_candidates(f, &set, all, &cand, &exact) == STRATA_OK);
+  for (size_t i = 0; i < n_docs; i++) {
+    if (roaring_bitmap_contains(cand, (uint32_t)i))
+      sprintf(got + strlen(got), "%s%zu", got[0] ? " " : "", i);
+    if (strata_filter_matches_indexed(f, loaded[i], NULL, &set))
+      sprintf(matched + strlen(matched), "%s%zu", matched[0] ? " " : "", i);
+  }
+  CHECK_MSG(strcmp(got, expected) == 0,
+            "%s: candidates \"%s\", expected \"%s\"", filter, got, expected);
+  CHECK_MSG(exact == expect_exact, "%s: exact %d", filter, exact);
+  if (exact)
+    CHECK_MSG(strcmp(matched, expected) == 0, "%s: matched \"%s\"", filter,
+              matched);
+
+  roaring_bitmap_free(cand);
+  roaring_bitmap_free(all);
+  strata_filter_free(f);
+  for (size_t i = 0; i < n_docs; i++)
+    json_decref(loaded[i]);
+  strata_payload_index_free(ix);
+}
+
+static void test_lookup_cases(void) {
+  /* Text index: tokens, lowercase, every query token present. */
+  static const char *const texts[] = {
+      "{\"t\":\"Hello, World\"}", "{\"t\":[\"hello\",\"big world\"]}",
+      "{\"t\":\"worldwide hello\"}", "{\"t\":5}", "{}"};
+  check_lookup(
+      "t", STRATA_INDEX_TEXT, texts, 5,
+      "{\"must\":{\"key\":\"t\",\"match\":{\"text\":\"WORLD hello\"}}}", "0 1",
+      1);
+  check_lookup("t", STRATA_INDEX_TEXT, texts, 5,
+               "{\"must\":{\"key\":\"t\",\"match\":{\"text\":\"!!\"}}}", "", 1);
+  /* Keyword index: match text stays a substring test. */
+  check_lookup("t", STRATA_INDEX_KEYWORD, texts, 5,
+               "{\"must\":{\"key\":\"t\",\"match\":{\"text\":\"world\"}}}",
+               "1 2", 1);
+
+  /* UUID index: canonical spellings are exact, others fall back. */
+  static const char *const uuids[] = {
+      "{\"u\":\"936da01f-9abd-4d9d-80c7-02af85c822a8\"}",
+      "{\"u\":\"936DA01F-9ABD-4D9D-80C7-02AF85C822A8\"}", "{\"u\":\"other\"}",
+      "{\"u\":null}"};
+  check_lookup("u", STRATA_INDEX_UUID, uuids, 4,
+               "{\"must\":{\"key\":\"u\",\"match\":{\"value\":"
+               "\"936da01f-9abd-4d9d-80c7-02af85c822a8\"}}}",
+               "0", 1);
+  check_lookup("u", STRATA_INDEX_UUID, uuids, 4,
+               "{\"must\":{\"key\":\"u\",\"match\":{\"value\":"
+               "\"936DA01F-9ABD-4D9D-80C7-02AF85C822A8\"}}}",
+               "1 2", 0);
+
+  /* Float index: 5 and 5.0 look alike, so integer match is inexact. */
+  static const char *const numbers[] = {"{\"n\":5}", "{\"n\":5.0}",
+                                        "{\"n\":[1,5.5]}", "{\"n\":\"5\"}"};
+  check_lookup("n", STRATA_INDEX_FLOAT, numbers, 4,
+               "{\"must\":{\"key\":\"n\",\"match\":{\"value\":5}}}", "0 1", 0);
+  check_lookup("n", STRATA_INDEX_FLOAT, numbers, 4,
+               "{\"must\":{\"key\":\"n\",\"range\":{\"gt\":5}}}", "2", 1);
+  /* Integer index: reals sit outside it, so ranges include them. */
+  check_lookup("n", STRATA_INDEX_INTEGER, numbers, 4,
+               "{\"must\":{\"key\":\"n\",\"match\":{\"value\":5}}}", "0", 1);
+  check_lookup("n", STRATA_INDEX_INTEGER, numbers, 4,
+               "{\"must\":{\"key\":\"n\",\"range\":{\"gte\":5}}}", "0 1 2 3",
+               0);
+  check_lookup("n", STRATA_INDEX_INTEGER, numbers, 4,
+               "{\"must\":{\"key\":\"n\",\"match\":{\"except\":[1]}}}",
+               "0 1 2 3", 1);
+}
+
 int main(void) {
+  test_lookup_cases();
+
   static corpus c;
   static const struct {
     const char *field;
