@@ -420,6 +420,58 @@ static void test_paths(void) {
               "%s", bad[i]);
 }
 
+/* Mutates valid filters byte by byte: each result must parse or fail
+ * with INVALID_ARGUMENT, and what parses must write and parse again. */
+static void test_mutations(void) {
+  static const char *const seeds[] = {
+      "{\"must\":[{\"key\":\"a[].\\\"x.y\\\"\",\"match\":{\"any\":[1,2]}},"
+      "{\"key\":\"d\",\"range\":{\"gte\":\"2024-01-02 03:04\"}}],"
+      "\"should\":{\"has_id\":[1,\"936da01f-9abd-4d9d-80c7-02af85c822a8\"]}}",
+      "{\"min_should\":{\"conditions\":[{\"nested\":{\"key\":\"a\",\"filter\":"
+      "{\"must_not\":{\"is_null\":{\"key\":\"b\"}}}}},{\"key\":\"c\","
+      "\"values_count\":{\"lt\":3}}],\"min_count\":1}}",
+  };
+  static const char alphabet[] = "{}[]\":,.-0123456789abkeymustrange \\";
+  uint64_t state = 12345;
+  char buf[512];
+  for (int round = 0; round < 20000; round++) {
+    const char *seed = seeds[round % 2];
+    size_t len = strlen(seed);
+    memcpy(buf, seed, len + 1);
+    for (int edits = 1 + round % 3; edits > 0; edits--) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      size_t at = (size_t)(state >> 33) % len;
+      char ch = alphabet[(state >> 20) % (sizeof alphabet - 1)];
+      int op = (int)((state >> 10) % 3);
+      if (op == 0) {
+        buf[at] = ch;
+      } else if (op == 1 && len > 1) {
+        memmove(buf + at, buf + at + 1, len - at);
+        len--;
+      } else if (len + 1 < sizeof buf) {
+        memmove(buf + at + 1, buf + at, len - at + 1);
+        buf[at] = ch;
+        len++;
+      }
+    }
+    strata_filter *f = NULL;
+    strata_status st = strata_filter_parse_json(buf, len, &f);
+    CHECK_MSG(st == STRATA_OK || st == STRATA_ERR_INVALID_ARGUMENT,
+              "status %d for %s", st, buf);
+    if (st != STRATA_OK)
+      continue;
+    char *json = NULL;
+    strata_filter *again = NULL;
+    CHECK(strata_filter_to_json(f, &json) == STRATA_OK);
+    CHECK_MSG(json && strata_filter_parse_json(json, strlen(json), &again) ==
+                          STRATA_OK,
+              "%s -> %s", buf, json ? json : "(null)");
+    free(json);
+    strata_filter_free(again);
+    strata_filter_free(f);
+  }
+}
+
 int main(void) {
   test_round_trips();
   test_errors();
@@ -428,5 +480,6 @@ int main(void) {
   test_datetimes();
   test_large_has_id();
   test_paths();
+  test_mutations();
   return test_result();
 }
