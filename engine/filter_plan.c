@@ -40,10 +40,12 @@ static candidates everything(planner *p) {
 
 static candidates filter_candidates(planner *p, const strata_filter *f);
 
-/* Intersects the lookup results of every index on the condition's field.  Each
- * is a superset, so the intersection is one, and exact if any is.  Sets
- * r.bm to NULL when no index has the field. */
-static candidates index_lookups(planner *p, const strata_condition *c) {
+/* Intersects the lookup results of every index on `field` (the
+ * condition's key, or the key under a nested prefix).  Each is a
+ * superset, so the intersection is one, and exact if any is.  Sets r.bm
+ * to NULL when no index has the field. */
+static candidates index_lookups(planner *p, const strata_condition *c,
+                                const char *field) {
   candidates r = {NULL, 0};
   if (c->kind == STRATA_COND_IS_EMPTY || c->kind == STRATA_COND_IS_NULL ||
       c->kind == STRATA_COND_VALUES_COUNT || !p->indexes)
@@ -51,10 +53,10 @@ static candidates index_lookups(planner *p, const strata_condition *c) {
   /* Token semantics apply when a text index exists, so only it may
    * look up match text then. */
   int text_only = c->kind == STRATA_COND_MATCH_TEXT &&
-                  strata_payload_indexes_find_text(p->indexes, c->key.text);
+                  strata_payload_indexes_find_text(p->indexes, field);
   for (size_t i = 0; i < p->indexes->count; i++) {
     const strata_payload_index *ix = p->indexes->items[i];
-    if (strcmp(strata_payload_index_field(ix), c->key.text) != 0 ||
+    if (strcmp(strata_payload_index_field(ix), field) != 0 ||
         (text_only && strata_payload_index_type(ix) != STRATA_INDEX_TEXT))
       continue;
     roaring_bitmap_t *bm;
@@ -76,7 +78,7 @@ static candidates index_lookups(planner *p, const strata_condition *c) {
 }
 
 static candidates field_candidates(planner *p, const strata_condition *c) {
-  candidates r = index_lookups(p, c);
+  candidates r = index_lookups(p, c, c->key.text);
   if (!r.bm)
     return everything(p);
   roaring_bitmap_and_inplace(r.bm, p->all);
@@ -100,6 +102,100 @@ static candidates has_id_candidates(planner *p, const strata_condition *c) {
   return r;
 }
 
+static void release(candidates *r);
+
+/* Returns prefix.key, or key[] appended when `array` is set; NULL when
+ * out of memory.  The caller frees it. */
+static char *nested_path(const char *prefix, const char *key, int array) {
+  size_t len = strlen(prefix) + strlen(key) + 4;
+  char *path = malloc(len);
+  if (path)
+    snprintf(path, len, "%s%s%s%s", prefix, prefix[0] ? "." : "", key,
+             array ? "[]" : "");
+  return path;
+}
+
+/* Intersects b into *acc (NULL: no restriction yet). */
+static void narrow(candidates *acc, candidates b) {
+  if (!b.bm)
+    return;
+  if (!acc->bm) {
+    *acc = b;
+    return;
+  }
+  roaring_bitmap_and_inplace(acc->bm, b.bm);
+  release(&b);
+}
+
+static candidates nested_lookups(planner *p, const strata_filter *f,
+                                 const char *prefix);
+
+static candidates nested_condition_lookups(planner *p,
+                                           const strata_condition *c,
+                                           const char *prefix) {
+  candidates r = {NULL, 0};
+  if (c->kind == STRATA_COND_FILTER)
+    return nested_lookups(p, c->filter, prefix);
+  char *path = nested_path(prefix, c->key.text, c->kind == STRATA_COND_NESTED);
+  if (!path) {
+    p->oom = 1;
+    return r;
+  }
+  if (c->kind == STRATA_COND_NESTED)
+    r = nested_lookups(p, c->filter, path);
+  else
+    r = index_lookups(p, c, path);
+  free(path);
+  r.exact = 0;
+  return r;
+}
+
+/* Looks up a superset of the points where one element under `prefix` (a
+ * path ending in "[]") satisfies `f`.  The element satisfies every must
+ * condition and one should condition, so the point has a value meeting
+ * each of them under the prefix.  must_not and min_should are left out,
+ * because a condition failing on one element says nothing about the
+ * others.  Sets r.bm to NULL when nothing could be looked up. */
+static candidates nested_lookups(planner *p, const strata_filter *f,
+                                 const char *prefix) {
+  candidates acc = {NULL, 0};
+  for (size_t i = 0; i < f->n_must && !p->oom; i++)
+    narrow(&acc, nested_condition_lookups(p, f->must[i], prefix));
+
+  /* The should union helps only when every child has a lookup. */
+  candidates any = {NULL, 0};
+  for (size_t i = 0; i < f->n_should && !p->oom; i++) {
+    candidates child = nested_condition_lookups(p, f->should[i], prefix);
+    if (!child.bm) {
+      release(&any);
+      break;
+    }
+    if (!any.bm) {
+      any = child;
+    } else {
+      roaring_bitmap_or_inplace(any.bm, child.bm);
+      release(&child);
+    }
+  }
+  narrow(&acc, any);
+  acc.exact = 0;
+  return acc;
+}
+
+static candidates nested_candidates(planner *p, const strata_condition *c) {
+  char *prefix = nested_path("", c->key.text, 1);
+  if (!prefix) {
+    p->oom = 1;
+    return (candidates){NULL, 0};
+  }
+  candidates r = nested_lookups(p, c->filter, prefix);
+  free(prefix);
+  if (!r.bm)
+    return everything(p);
+  roaring_bitmap_and_inplace(r.bm, p->all);
+  return r;
+}
+
 static candidates condition_candidates(planner *p, const strata_condition *c) {
   switch (c->kind) {
   case STRATA_COND_FILTER:
@@ -107,8 +203,7 @@ static candidates condition_candidates(planner *p, const strata_condition *c) {
   case STRATA_COND_HAS_ID:
     return has_id_candidates(p, c);
   case STRATA_COND_NESTED:
-    /* NOTE: nested conditions are not looked up in indexes. */
-    return everything(p);
+    return nested_candidates(p, c);
   default:
     return field_candidates(p, c);
   }
@@ -261,7 +356,7 @@ static strata_estimate filter_estimate(estimator *es, const strata_filter *f);
 static strata_estimate field_estimate(estimator *es,
                                       const strata_condition *c) {
   planner p = {es->indexes, NULL, 0};
-  candidates r = index_lookups(&p, c);
+  candidates r = index_lookups(&p, c, c->key.text);
   if (p.oom)
     es->oom = 1;
   if (!r.bm)
@@ -273,6 +368,28 @@ static strata_estimate field_estimate(estimator *es,
     count = es->n;
   if (exact)
     return (strata_estimate){count, count, count};
+  return (strata_estimate){0, count / 2, count};
+}
+
+/* A nested condition: its lookups give a bound, never an exact count. */
+static strata_estimate nested_estimate(estimator *es,
+                                       const strata_condition *c) {
+  planner p = {es->indexes, NULL, 0};
+  char *prefix = nested_path("", c->key.text, 1);
+  if (!prefix) {
+    es->oom = 1;
+    return unknown(es);
+  }
+  candidates r = nested_lookups(&p, c->filter, prefix);
+  free(prefix);
+  if (p.oom)
+    es->oom = 1;
+  if (!r.bm)
+    return unknown(es);
+  uint64_t count = roaring_bitmap_get_cardinality(r.bm);
+  release(&r);
+  if (count > es->n)
+    count = es->n;
   return (strata_estimate){0, count / 2, count};
 }
 
@@ -296,8 +413,9 @@ static strata_estimate condition_estimate(estimator *es,
   case STRATA_COND_IS_EMPTY:
   case STRATA_COND_IS_NULL:
   case STRATA_COND_VALUES_COUNT:
-  case STRATA_COND_NESTED:
     return unknown(es);
+  case STRATA_COND_NESTED:
+    return nested_estimate(es, c);
   default:
     return field_estimate(es, c);
   }

@@ -501,6 +501,20 @@ static void test_lookup_cases(void) {
                "{\"must\":{\"key\":\"n\",\"match\":{\"value\":5}}}", "0 1", 0);
   check_lookup("n", STRATA_INDEX_FLOAT, numbers, 4,
                "{\"must\":{\"key\":\"n\",\"range\":{\"gt\":5}}}", "2", 1);
+  /* Nested: the lookups of positive inner conditions bound the points. */
+  static const char *const nested[] = {
+      "{\"arr\":[{\"v\":1},{\"v\":2}]}", "{\"arr\":[{\"v\":2}]}",
+      "{\"arr\":{\"v\":1}}", "{\"arr\":[{\"v\":1,\"w\":0}]}"};
+  check_lookup("arr[].v", STRATA_INDEX_INTEGER, nested, 4,
+               "{\"must\":{\"nested\":{\"key\":\"arr\",\"filter\":{\"must\":["
+               "{\"key\":\"v\",\"match\":{\"value\":1}},"
+               "{\"key\":\"w\",\"match\":{\"value\":0}}]}}}}",
+               "0 3", 0);
+  check_lookup("arr[].v", STRATA_INDEX_INTEGER, nested, 4,
+               "{\"must\":{\"nested\":{\"key\":\"arr\",\"filter\":{"
+               "\"must_not\":{\"key\":\"v\",\"match\":{\"value\":1}}}}}}",
+               "0 1 2 3", 0);
+
   /* Integer index: reals sit outside it, so ranges include them. */
   check_lookup("n", STRATA_INDEX_INTEGER, numbers, 4,
                "{\"must\":{\"key\":\"n\",\"match\":{\"value\":5}}}", "0", 1);
