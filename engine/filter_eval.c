@@ -7,9 +7,10 @@
  * - Otherwise the condition holds when it holds for any value, and for
  *   a value that is an array, for any element.  Elements that are arrays
  *   themselves are compared as arrays (they match no match or range).
- * - is_empty holds when every value is null or []; is_null when some
- *   value is null; values_count when some value has a count in range
- *   (array: its length, null: 0, anything else: 1).
+ * - is_empty holds when every value is null or [].
+ * - is_null holds when some value is null.
+ * - values_count holds when some value has a count in range.  An array
+ *   counts its length, null counts 0, and any other value counts 1.
  * - nested holds when the inner filter holds for one object of key[].
  */
 #define _GNU_SOURCE /* memmem */
@@ -449,8 +450,9 @@ static char *widen_big_integers(const char *text, size_t len, size_t *out_len) {
       memcpy(out + o, text + start, i - start);
       o += i - start;
       size_t digits = i - start - (ch == '-');
-      /* 19 digits may overflow, 20 always do; jansson's overflow check
-       * decides the 19-digit ones the same way strtoll does. */
+      /* JSON has no leading zeros, so 20 digits always overflow.  With
+       * 19, compare against the int64 limits as strtoll would, which
+       * is how jansson reads integers. */
       if (is_integer && digits >= 19) {
         char buf[32];
         int overflow = digits > 19;

@@ -154,8 +154,8 @@ static candidates nested_condition_lookups(planner *p,
  * path ending in "[]") satisfies `f`.  The element satisfies every must
  * condition and one should condition, so the point has a value meeting
  * each of them under the prefix.  must_not and min_should are left out,
- * because a condition failing on one element says nothing about the
- * others.  Sets r.bm to NULL when nothing could be looked up. */
+ * because a condition that fails on one element does not constrain
+ * the others.  Sets r.bm to NULL when nothing could be looked up. */
 static candidates nested_lookups(planner *p, const strata_filter *f,
                                  const char *prefix) {
   candidates acc = {NULL, 0};
