@@ -56,6 +56,8 @@
 #define REQUESTS_PER_METHOD_PER_THREAD 2
 /* Pending requests for unknown methods, per worker thread. */
 #define UNKNOWN_REQUESTS_PER_THREAD 2
+/* Lines a second that failed calls may add to the log. */
+#define ERROR_LINES_PER_SECOND 20
 
 const api_method api_methods[] = {
     {"/qdrant.Qdrant/HealthCheck", &qdrant__health_check_request__descriptor,
@@ -128,6 +130,9 @@ struct strata_server {
   int shutting_down;
   int shutdown_done;
   unsigned long long calls;
+  time_t log_second;            /* error-line rate limit: current second, */
+  int log_lines;                /* lines written in it, */
+  unsigned long log_suppressed; /* and lines left out since the last */
 
   tag_kind shutdown_tag;
 };
@@ -444,6 +449,37 @@ static void finish_call(api_ctx *ctx, grpc_status_code code,
   }
 }
 
+/* Logs a failed call, at most ERROR_LINES_PER_SECOND lines a second; the
+ * lines left out are counted in the next line that is written. */
+static void log_call_error(strata_server *server, const char *method,
+                           grpc_status_code code, const char *message) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  pthread_mutex_lock(&server->lock);
+  if (now.tv_sec != server->log_second) {
+    server->log_second = now.tv_sec;
+    server->log_lines = 0;
+  }
+  int write = server->log_lines < ERROR_LINES_PER_SECOND;
+  unsigned long suppressed = 0;
+  if (write) {
+    server->log_lines++;
+    suppressed = server->log_suppressed;
+    server->log_suppressed = 0;
+  } else {
+    server->log_suppressed++;
+  }
+  pthread_mutex_unlock(&server->lock);
+
+  if (!write)
+    return;
+  if (suppressed > 0)
+    strata_server_log("%s failed: %s: %s (%lu earlier error lines left out)",
+                      method, status_name(code), message, suppressed);
+  else
+    strata_server_log("%s failed: %s: %s", method, status_name(code), message);
+}
+
 /* Handles a call that has just arrived. */
 static void start_call(api_ctx *ctx) {
   strata_server *server = ctx->server;
@@ -476,8 +512,7 @@ static void start_call(api_ctx *ctx) {
   }
 
   if (code != GRPC_STATUS_OK)
-    strata_server_log("%s failed: %s: %s", call.method_name, status_name(code),
-                      call.error);
+    log_call_error(server, call.method_name, code, call.error);
   finish_call(ctx, code, call.error);
   api_arena_free(&call.arena);
 }
