@@ -539,3 +539,67 @@ strata_status strata_filter_estimate(const strata_filter *filter,
     return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
   return STRATA_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Selection                                                            */
+
+/* Whether evaluating the filter reads the payload: every condition but
+ * has_id does. */
+static int needs_payload(const strata_filter *f) {
+  strata_condition **lists[] = {f->must, f->should, f->must_not, f->min_should};
+  size_t counts[] = {f->n_must, f->n_should, f->n_must_not, f->n_min_should};
+  for (size_t l = 0; l < 4; l++)
+    for (size_t i = 0; i < counts[l]; i++) {
+      const strata_condition *c = lists[l][i];
+      if (c->kind == STRATA_COND_FILTER ? needs_payload(c->filter)
+                                        : c->kind != STRATA_COND_HAS_ID)
+        return 1;
+    }
+  return 0;
+}
+
+strata_status strata_filter_select(const strata_filter *filter,
+                                   const strata_payload_indexes *indexes,
+                                   const roaring_bitmap_t *all_points,
+                                   const strata_filter_source *source,
+                                   roaring_bitmap_t **out) {
+  roaring_bitmap_t *cand = NULL;
+  int exact = 0;
+  *out = NULL;
+  strata_status st =
+      strata_filter_candidates(filter, indexes, all_points, &cand, &exact);
+  if (st != STRATA_OK || exact) {
+    *out = cand;
+    return st;
+  }
+
+  /* Check each candidate and drop those that fail. */
+  int need_payload = needs_payload(filter);
+  roaring_uint32_iterator_t *it = roaring_create_iterator(cand);
+  roaring_bitmap_t *failed = roaring_bitmap_create();
+  if (!it || !failed)
+    st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  for (; st == STRATA_OK && it->has_value;
+       roaring_advance_uint32_iterator(it)) {
+    json_t *payload = NULL;
+    strata_point_id id;
+    st = source->load(source->arg, it->current_value, need_payload, &payload,
+                      &id);
+    if (st != STRATA_OK)
+      break;
+    if (!strata_filter_matches_indexed(filter, payload, &id, indexes))
+      roaring_bitmap_add(failed, it->current_value);
+    json_decref(payload);
+  }
+  if (it)
+    roaring_free_uint32_iterator(it);
+  if (st == STRATA_OK) {
+    roaring_bitmap_andnot_inplace(cand, failed);
+    *out = cand;
+  } else {
+    roaring_bitmap_free(cand);
+  }
+  if (failed)
+    roaring_bitmap_free(failed);
+  return st;
+}

@@ -125,4 +125,26 @@ strata_status strata_filter_candidates(const strata_filter *filter,
                                        const roaring_bitmap_t *all_points,
                                        roaring_bitmap_t **out, int *exact);
 
+/* Where strata_filter_select() gets what it checks candidates against. */
+typedef struct strata_filter_source {
+  /* Sets *id to the id of `point` and, when need_payload is set,
+   * *payload to a new reference to its payload (NULL for none), which
+   * the caller releases with json_decref().  Returns STRATA_OK or the
+   * error to stop with. */
+  strata_status (*load)(void *arg, uint32_t point, int need_payload,
+                        json_t **payload, strata_point_id *id);
+  void *arg;
+} strata_filter_source;
+
+/* Sets *out to a new bitmap of exactly the points of all_points that
+ * match: the candidates of strata_filter_candidates(), each checked with
+ * strata_filter_matches_indexed() unless the candidates are exact.  The
+ * caller frees *out with roaring_bitmap_free().  Errors:
+ * STRATA_ERR_NO_MEMORY, or whatever source->load returns. */
+strata_status strata_filter_select(const strata_filter *filter,
+                                   const strata_payload_indexes *indexes,
+                                   const roaring_bitmap_t *all_points,
+                                   const strata_filter_source *source,
+                                   roaring_bitmap_t **out);
+
 #endif

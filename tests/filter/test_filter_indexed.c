@@ -329,6 +329,14 @@ static int resolve(void *arg, const strata_point_id *id, uint32_t *point) {
   return 1;
 }
 
+static strata_status load_point(void *arg, uint32_t point, int need_payload,
+                                json_t **payload, strata_point_id *id) {
+  const corpus *c = arg;
+  *id = strata_id_num(3 * (uint64_t)point + 1);
+  *payload = need_payload ? json_incref(c->docs[point]) : NULL;
+  return STRATA_OK;
+}
+
 typedef struct stats {
   int filters, exact, nonempty;
 } stats;
@@ -373,6 +381,13 @@ static void check_filter(corpus *c, const char *json, stats *s) {
             (unsigned long long)count, json);
   CHECK(est.min <= est.expected);
   CHECK(est.expected <= est.max);
+  roaring_bitmap_t *selected = NULL;
+  strata_filter_source source = {load_point, c};
+  REQUIRE(strata_filter_select(f, &c->set, c->all, &source, &selected) ==
+          STRATA_OK);
+  CHECK_MSG(roaring_bitmap_equals(truth, selected), "select differs: %s", json);
+  roaring_bitmap_free(selected);
+
   s->filters++;
   s->exact += exact;
   s->nonempty += count > 0;
@@ -526,8 +541,45 @@ static void test_lookup_cases(void) {
                "0 1 2 3", 1);
 }
 
+/* A source that fails when asked for a payload, or always. */
+static strata_status load_ids_only(void *arg, uint32_t point, int need_payload,
+                                   json_t **payload, strata_point_id *id) {
+  int always_fail = *(const int *)arg;
+  *payload = NULL;
+  *id = strata_id_num(point);
+  if (always_fail || need_payload)
+    return STRATA_ERR_IO;
+  return STRATA_OK;
+}
+
+static void test_select_source(void) {
+  roaring_bitmap_t *all = roaring_bitmap_from_range(0, 10, 1), *out = NULL;
+  int always_fail = 0;
+  strata_filter_source source = {load_ids_only, &always_fail};
+  strata_filter *f = NULL;
+  const char *ids = "{\"must\":{\"has_id\":[1,4,40]}}";
+  REQUIRE(strata_filter_parse_json(ids, strlen(ids), &f) == STRATA_OK);
+
+  /* Without a resolver has_id is checked per point, without payloads. */
+  CHECK(strata_filter_select(f, NULL, all, &source, &out) == STRATA_OK);
+  CHECK(out != NULL);
+  CHECK(out && roaring_bitmap_get_cardinality(out) == 2);
+  CHECK(out && roaring_bitmap_contains(out, 4));
+  if (out)
+    roaring_bitmap_free(out);
+
+  /* A failing source stops the selection with its error. */
+  always_fail = 1;
+  out = NULL;
+  CHECK(strata_filter_select(f, NULL, all, &source, &out) == STRATA_ERR_IO);
+  CHECK(out == NULL);
+  strata_filter_free(f);
+  roaring_bitmap_free(all);
+}
+
 int main(void) {
   test_lookup_cases();
+  test_select_source();
 
   static corpus c;
   static const struct {
