@@ -219,10 +219,13 @@ static void release(candidates *r) {
  * the points seen in at least j+1 children so far. */
 static candidates min_should_candidates(planner *p, const strata_filter *f) {
   size_t m = f->min_count, n = f->n_min_should;
-  if (m == 0)
-    return (candidates){roaring_bitmap_copy(p->all), 1};
-  if (m > n)
-    return (candidates){roaring_bitmap_create(), 1};
+  if (m == 0 || m > n) {
+    candidates r = {
+        m == 0 ? roaring_bitmap_copy(p->all) : roaring_bitmap_create(), 1};
+    if (!r.bm)
+      p->oom = 1;
+    return r;
+  }
   roaring_bitmap_t **levels = calloc(m, sizeof *levels);
   candidates r = {NULL, 1};
   if (!levels) {
@@ -257,8 +260,13 @@ static candidates min_should_candidates(planner *p, const strata_filter *f) {
   return r;
 }
 
-/* Intersects `part` into *acc (which starts as NULL: every point). */
-static void intersect(candidates *acc, candidates part) {
+/* Intersects `part` into *acc (which starts as NULL: every point).  A
+ * part without a bitmap is an allocation failure. */
+static void intersect(planner *p, candidates *acc, candidates part) {
+  if (!part.bm) {
+    p->oom = 1;
+    return;
+  }
   if (!acc->bm) {
     *acc = part;
     return;
@@ -282,12 +290,12 @@ static candidates filter_candidates(planner *p, const strata_filter *f) {
       any.exact &= child.exact;
       release(&child);
     }
-    intersect(&acc, any);
+    intersect(p, &acc, any);
   }
   if (f->has_min_should && !p->oom)
-    intersect(&acc, min_should_candidates(p, f));
+    intersect(p, &acc, min_should_candidates(p, f));
   for (size_t i = 0; i < f->n_must && !p->oom; i++)
-    intersect(&acc, condition_candidates(p, f->must[i]));
+    intersect(p, &acc, condition_candidates(p, f->must[i]));
   for (size_t i = 0; i < f->n_must_not && !p->oom; i++) {
     candidates child = condition_candidates(p, f->must_not[i]);
     if (!child.bm)
@@ -295,7 +303,7 @@ static candidates filter_candidates(planner *p, const strata_filter *f) {
     if (child.exact) {
       roaring_bitmap_t *rest = roaring_bitmap_andnot(p->all, child.bm);
       release(&child);
-      intersect(&acc, (candidates){rest, 1});
+      intersect(p, &acc, (candidates){rest, 1});
     } else {
       release(&child);
       if (acc.bm)
