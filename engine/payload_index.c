@@ -401,18 +401,40 @@ static int compare_entries_double(const void *a, const void *b) {
   return x->point < y->point ? -1 : x->point > y->point;
 }
 
+/* prepare leaves up to this many unsorted entries for queries to scan,
+ * when they are also at most 1/16 of the sorted ones. */
+#define MAX_LAZY_TAIL 4096
+
 strata_status strata_payload_index_prepare(strata_payload_index *ix) {
-  if (ix->n_sorted == ix->n_entries && ix->n_dead == 0)
+  size_t tail = ix->n_entries - ix->n_sorted;
+  if (tail <= MAX_LAZY_TAIL && tail * 16 <= ix->n_sorted &&
+      ix->n_dead * 8 <= ix->n_entries)
     return STRATA_OK;
-  size_t out = 0;
-  for (size_t k = 0; k < ix->n_entries; k++)
-    if (!ix->entries[k].dead)
-      ix->entries[out++] = ix->entries[k];
-  /* NOTE: this sorts everything again; merging the sorted head with the
-   * sorted tail would make small batches on large indexes cheaper. */
-  qsort(ix->entries, out, sizeof *ix->entries,
-        ix->type == STRATA_INDEX_FLOAT ? compare_entries_double
-                                       : compare_entries_int);
+
+  /* Sort the tail, then merge it with the sorted head, dropping dead
+   * entries.  The index stays valid if the merge buffer cannot be had. */
+  int (*compare)(const void *, const void *) = ix->type == STRATA_INDEX_FLOAT
+                                                   ? compare_entries_double
+                                                   : compare_entries_int;
+  strata_num_entry *head = ix->entries, *rest = ix->entries + ix->n_sorted;
+  qsort(rest, tail, sizeof *rest, compare);
+  strata_num_entry *merged =
+      malloc((ix->n_entries ? ix->n_entries : 1) * sizeof *merged);
+  if (!merged)
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  size_t h = 0, t = 0, out = 0;
+  while (h < ix->n_sorted || t < tail) {
+    const strata_num_entry *next;
+    if (t == tail || (h < ix->n_sorted && compare(&head[h], &rest[t]) <= 0))
+      next = &head[h++];
+    else
+      next = &rest[t++];
+    if (!next->dead)
+      merged[out++] = *next;
+  }
+  free(ix->entries);
+  ix->entries = merged;
+  ix->cap_entries = ix->n_entries ? ix->n_entries : 1;
   ix->n_entries = ix->n_sorted = out;
   ix->n_dead = 0;
   return STRATA_OK;

@@ -10,8 +10,8 @@
  * Keyword, uuid and text values sit in hash tables of roaring bitmaps;
  * integer, float and datetime values in an array of (value, point)
  * sorted by value.  Additions go to an unsorted tail that queries scan
- * linearly until strata_payload_index_prepare() merges it, and removals
- * mark entries dead until then.
+ * linearly until strata_payload_index_prepare() merges it in, and
+ * removals mark entries dead until then.
  *
  * Threads: add, remove and prepare need exclusive access; queries only
  * read and may run concurrently with each other.
@@ -79,8 +79,12 @@ strata_status strata_payload_index_remove(strata_payload_index *index,
                                           uint32_t point,
                                           const json_t *old_payload);
 
-/* Sorts the values added since the last call and drops removed ones, so
- * that range queries are binary searches.  Call after a write batch. */
+/* Merges the values added since the last merge into the sorted array
+ * and drops removed ones, so that range queries are binary searches.
+ * Call after every write batch: it does nothing while the tail is small
+ * (at most 4,096 entries and 1/16 of the sorted ones) and few entries
+ * are dead (at most 1/8), so its cost is O(n) per that many changes.
+ * Errors: STRATA_ERR_NO_MEMORY, which leaves the index valid. */
 strata_status strata_payload_index_prepare(strata_payload_index *index);
 
 /* Finds the index on a path (canonical text), or NULL.  The _text form
