@@ -239,8 +239,10 @@ strata_status strata_store_open(const char *path, int create_if_missing,
   rocksdb_options_set_create_if_missing(store->options,
                                         create_if_missing && !read_only);
   rocksdb_options_set_create_missing_column_families(store->options, 1);
+  /* Float vectors barely compress, so compression would cost CPU on
+   * every flush and compaction for little space. */
   rocksdb_options_set_compression(store->options,
-                                  rocksdb_lz4_compression);
+                                  rocksdb_no_compression);
   rocksdb_options_increase_parallelism(store->options, 2);
 
   strata_status st = STRATA_OK;
