@@ -56,7 +56,8 @@ static candidates index_lookups(planner *p, const strata_condition *c,
                   strata_payload_indexes_find_text(p->indexes, field);
   for (size_t i = 0; i < p->indexes->count; i++) {
     const strata_payload_index *ix = p->indexes->items[i];
-    if (strcmp(strata_payload_index_field(ix), field) != 0 ||
+    if (strata_payload_index_broken(ix) ||
+        strcmp(strata_payload_index_field(ix), field) != 0 ||
         (text_only && strata_payload_index_type(ix) != STRATA_INDEX_TEXT))
       continue;
     roaring_bitmap_t *bm;

@@ -168,6 +168,10 @@ strata_index_type strata_payload_index_type(const strata_payload_index *ix) {
   return ix->type;
 }
 
+int strata_payload_index_broken(const strata_payload_index *ix) {
+  return ix->broken;
+}
+
 /* ------------------------------------------------------------------ */
 /* Adding and removing values                                           */
 
@@ -346,8 +350,10 @@ static int apply_value(strata_payload_index *ix, uint32_t point,
 static strata_status apply_payload(strata_payload_index *ix, uint32_t point,
                                    const json_t *payload, int add) {
   strata_values vals;
-  if (strata_values_resolve(payload, &ix->path, &vals) != 0)
+  if (strata_values_resolve(payload, &ix->path, &vals) != 0) {
+    ix->broken = 1;
     return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  }
   int indexed = 0, other = 0, failed = 0;
   for (size_t i = 0; i < vals.n && !failed; i++) {
     const json_t *v = vals.items[i];
@@ -363,6 +369,8 @@ static strata_status apply_payload(strata_payload_index *ix, uint32_t point,
     }
   }
   strata_values_release(&vals);
+  if (failed)
+    ix->broken = 1;
   if (!add) {
     roaring_bitmap_remove(ix->present, point);
     roaring_bitmap_remove(ix->other, point);
@@ -444,7 +452,7 @@ const strata_payload_index *
 strata_payload_indexes_find(const strata_payload_indexes *set,
                             const char *field) {
   for (size_t i = 0; set && i < set->count; i++)
-    if (strcmp(set->items[i]->path.text, field) == 0)
+    if (!set->items[i]->broken && strcmp(set->items[i]->path.text, field) == 0)
       return set->items[i];
   return NULL;
 }
@@ -453,7 +461,7 @@ const strata_payload_index *
 strata_payload_indexes_find_text(const strata_payload_indexes *set,
                                  const char *field) {
   for (size_t i = 0; set && i < set->count; i++)
-    if (set->items[i]->type == STRATA_INDEX_TEXT &&
+    if (!set->items[i]->broken && set->items[i]->type == STRATA_INDEX_TEXT &&
         strcmp(set->items[i]->path.text, field) == 0)
       return set->items[i];
   return NULL;

@@ -69,12 +69,12 @@ strata_index_type strata_payload_index_type(const strata_payload_index *index);
 
 /* Adds the values of `payload` (NULL for none) for `point`, which must
  * have no values in the index (remove the old payload first).  Errors:
- * STRATA_ERR_NO_MEMORY, after which the index may hold part of the
- * point's values; remove it with the same payload. */
+ * STRATA_ERR_NO_MEMORY, after which the index is broken (see below). */
 strata_status strata_payload_index_add(strata_payload_index *index,
                                        uint32_t point, const json_t *payload);
 
-/* Removes the values `old_payload` gave `point`. */
+/* Removes the values `old_payload` gave `point`.  Errors:
+ * STRATA_ERR_NO_MEMORY, after which the index is broken. */
 strata_status strata_payload_index_remove(strata_payload_index *index,
                                           uint32_t point,
                                           const json_t *old_payload);
@@ -87,8 +87,14 @@ strata_status strata_payload_index_remove(strata_payload_index *index,
  * Errors: STRATA_ERR_NO_MEMORY, which leaves the index valid. */
 strata_status strata_payload_index_prepare(strata_payload_index *index);
 
-/* Finds the index on a path (canonical text), or NULL.  The _text form
- * finds only a text index. */
+/* Returns 1 after an add or remove failed.  A broken index misses
+ * values, so the planner and the evaluator ignore it (filters still give
+ * correct results, by evaluation); replace it with a rebuilt one.  This
+ * lets a writer apply a batch to memory without failing. */
+int strata_payload_index_broken(const strata_payload_index *index);
+
+/* Finds the usable (not broken) index on a path (canonical text), or NULL.  The
+ * _text form finds only a text index. */
 const strata_payload_index *
 strata_payload_indexes_find(const strata_payload_indexes *indexes,
                             const char *field);

@@ -39,6 +39,7 @@ struct strata_payload_index {
   size_t n_entries, cap_entries;
   size_t n_sorted; /* entries[0, n_sorted) are sorted by (value, point) */
   size_t n_dead;
+  int broken; /* an add or remove failed: the contents are incomplete */
 };
 
 const strata_key_entry *strata_key_table_get(const strata_key_table *t,
