@@ -93,8 +93,8 @@ strata_status strata_payload_index_prepare(strata_payload_index *index);
  * lets a writer apply a batch to memory without failing. */
 int strata_payload_index_broken(const strata_payload_index *index);
 
-/* Finds the usable (not broken) index on a path (canonical text), or NULL.  The
- * _text form finds only a text index. */
+/* Finds the usable (not broken) index on a path (canonical text), or
+ * NULL.  The _text form finds only a text index. */
 const strata_payload_index *
 strata_payload_indexes_find(const strata_payload_indexes *indexes,
                             const char *field);
