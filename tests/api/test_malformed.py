@@ -179,6 +179,20 @@ class MalformedTest(unittest.TestCase):
                          grpc.StatusCode.RESOURCE_EXHAUSTED)
         self.assertAlive()
 
+    def test_gzip_bomb(self):
+        # 8 MiB of zeros gzip to a few KiB; the limit applies inflated.
+        channel = grpc.insecure_channel(
+            self.server.address, compression=grpc.Compression.Gzip,
+            options=[("grpc.max_send_message_length", 64 << 20)])
+        big = ppb.SearchPoints(collection_name="m", vector=[0.0] * (2 << 20),
+                               limit=1)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            pgrpc.PointsStub(channel).Search(big, timeout=30)
+        channel.close()
+        self.assertEqual(ctx.exception.code(),
+                         grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertAlive()
+
     def test_deep_nesting(self):
         for levels in [10000, 200000]:
             value, _ = nested_value(levels)
