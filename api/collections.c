@@ -169,7 +169,8 @@ grpc_status_code api_collections_create(api_call *call,
   if (code != GRPC_STATUS_OK)
     return code;
 
-  strata_collection_config config = {vectors, n_vectors};
+  strata_collection_config config = {.vectors = vectors,
+                                     .n_vectors = n_vectors};
   strata_status st =
       strata_collection_create(call->db, req->collection_name, &config);
   if (st != STRATA_OK)

@@ -194,7 +194,7 @@ grpc_status_code api_points_upsert(api_call *call,
 
   int wait = req->_wait_case == QDRANT__UPSERT_POINTS___WAIT_WAIT && req->wait;
   if (code == GRPC_STATUS_OK && req->n_points > 0) {
-    strata_write_options options = {wait};
+    strata_write_options options = {.wait = wait};
     st = strata_upsert(call->db, req->collection_name, points, req->n_points,
                        &options);
     if (st != STRATA_OK)
@@ -267,7 +267,7 @@ grpc_status_code api_points_delete(api_call *call,
   }
 
   int wait = req->_wait_case == QDRANT__DELETE_POINTS___WAIT_WAIT && req->wait;
-  strata_write_options options = {wait};
+  strata_write_options options = {.wait = wait};
   strata_status st =
       strata_delete(call->db, req->collection_name, ids, n_ids, &options, NULL);
   if (st != STRATA_OK)

@@ -60,8 +60,11 @@ static grpc_status_code run_nearest(api_call *call, const char *collection,
     return *points ? GRPC_STATUS_OK : OUT_OF_MEMORY(call);
   }
 
-  strata_search_request request = {n->vector_name, n->query, (uint32_t)n->dim,
-                                   (uint32_t)want, n->selection.with};
+  strata_search_request request = {.vector_name = n->vector_name,
+                                   .query = n->query,
+                                   .dim = (uint32_t)n->dim,
+                                   .k = (uint32_t)want,
+                                   .with = n->selection.with};
   strata_records *hits = NULL;
   strata_status st = strata_search(call->db, collection, &request, &hits);
   if (st != STRATA_OK)

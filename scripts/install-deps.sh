@@ -10,7 +10,8 @@ packages=(
   dataset-fashion-mnist
   libfaiss-dev libhnswlib-dev libopenblas-dev
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
-  protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
+  protobuf-compiler protobuf-compiler-grpc libprotobuf-dev python3-grpcio
+  python3-protobuf
   openssl
 )
 

@@ -122,7 +122,7 @@ int cmd_serve(int argc, char **argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
-  strata_open_options open_options = {1, 0};
+  strata_open_options open_options = {.create_if_missing = 1};
   strata_db *db = NULL;
   if (strata_open(settings.data_dir, &open_options, &db) != STRATA_OK) {
     strata_server_log("error: cannot open database %s: %s", settings.data_dir,

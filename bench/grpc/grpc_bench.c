@@ -118,8 +118,9 @@ static void fail_strata(const char *what) {
 /* Data                                                                 */
 
 static void load_points(strata_db *db, const options *o) {
-  strata_vector_config vector = {"", o->dim, STRATA_DISTANCE_COSINE};
-  strata_collection_config config = {&vector, 1};
+  strata_vector_config vector = {
+      .name = "", .dim = o->dim, .distance = STRATA_DISTANCE_COSINE};
+  strata_collection_config config = {.vectors = &vector, .n_vectors = 1};
   if (strata_collection_create(db, "bench", &config) != STRATA_OK)
     fail_strata("create");
 
@@ -137,9 +138,11 @@ static void load_points(strata_db *db, const options *o) {
     for (size_t i = 0; i < n; i++) {
       for (uint32_t d = 0; d < o->dim; d++)
         data[i * o->dim + d] = next_float(&state);
-      vectors[i] = (strata_named_vector){"", data + i * o->dim, o->dim};
-      points[i] =
-          (strata_point){strata_id_num(first + i), &vectors[i], 1, NULL, 0};
+      vectors[i] = (strata_named_vector){
+          .name = "", .data = data + i * o->dim, .dim = o->dim};
+      points[i] = (strata_point){.id = strata_id_num(first + i),
+                                 .vectors = &vectors[i],
+                                 .n_vectors = 1};
     }
     if (strata_upsert(db, "bench", points, n, NULL) != STRATA_OK)
       fail_strata("upsert");
@@ -173,8 +176,11 @@ typedef struct local_worker {
 static void *local_main(void *arg) {
   local_worker *w = arg;
   for (size_t i = 0; now_seconds() < w->until; i++) {
-    strata_search_request request = {
-        "", w->queries + (i % w->n_queries) * w->o->dim, w->o->dim, w->o->k, 0};
+    strata_search_request request = {.vector_name = "",
+                                     .query = w->queries +
+                                              (i % w->n_queries) * w->o->dim,
+                                     .dim = w->o->dim,
+                                     .k = w->o->k};
     strata_records *hits = NULL;
     double start = now_seconds();
     if (strata_search(w->db, "bench", &request, &hits) != STRATA_OK)

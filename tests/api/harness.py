@@ -25,7 +25,8 @@ def load_stubs(out_dir):
     and puts them on sys.path."""
     os.makedirs(out_dir, exist_ok=True)
     subprocess.run(
-        ["protoc", "-I" + PROTO_DIR, "--python_out=" + out_dir,
+        ["protoc", "-I" + PROTO_DIR, "-I/usr/include",
+         "--python_out=" + out_dir,
          "--grpc_python_out=" + out_dir,
          "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin"]
         + [os.path.join(PROTO_DIR, p) for p in PROTOS],
