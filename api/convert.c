@@ -191,12 +191,15 @@ int api_filter_is_set(const Qdrant__Filter *filter) {
 
 grpc_status_code api_reject_filter(api_call *call,
                                    const Qdrant__Filter *filter) {
-  /* TODO: convert Filter to the engine's filter type once strata.h has
-   * filtered reads; this is the one place requests meet filters. */
-  if (api_filter_is_set(filter))
-    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                    "filters are not supported yet");
-  return GRPC_STATUS_OK;
+  strata_filter *converted = NULL;
+  grpc_status_code code = api_filter_from_proto(call, filter, &converted);
+  if (code != GRPC_STATUS_OK || converted == NULL)
+    return code;
+  strata_filter_free(converted);
+  /* TODO: pass the converted filter to the engine's filtered search,
+   * scroll, count and delete once strata.h has them. */
+  return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                  "filters are not supported yet");
 }
 
 /* ------------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include "points.pb-c.h"
 #include "qdrant.pb-c.h"
 #include "strata.h"
+#include "strata_filter.h"
 
 /* Deepest nesting of protobuf messages accepted in a request.  A JSON
  * payload level costs three (Struct, map entry, Value), so this admits
@@ -150,8 +151,15 @@ grpc_status_code api_vectors_to_proto(api_call *call,
 /* Returns 1 when the filter has at least one condition. */
 int api_filter_is_set(const Qdrant__Filter *filter);
 
-/* Fails with INVALID_ARGUMENT when the filter is set: the engine has no
- * filtered reads yet. */
+/* Converts a Filter message to the engine's filter (filter.c).  *out is
+ * NULL when the filter is absent or has no condition; otherwise the
+ * caller frees it with strata_filter_free().  Fails with INVALID_ARGUMENT
+ * naming the bad part, e.g. "filter.must[1].match: ...". */
+grpc_status_code api_filter_from_proto(api_call *call, const Qdrant__Filter *in,
+                                       strata_filter **out);
+
+/* Validates a filter and fails with INVALID_ARGUMENT when it has any
+ * condition, because strata.h has no filtered reads yet. */
 grpc_status_code api_reject_filter(api_call *call,
                                    const Qdrant__Filter *filter);
 

@@ -480,11 +480,27 @@ class GrpcTest(unittest.TestCase):
         self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Count,
                           ppb.CountPoints(collection_name="demo", filter=flt),
                           text="filters are not supported yet")
-        # An empty filter is no filter.
-        n = self.points.Count(ppb.CountPoints(collection_name="demo",
-                                              filter=common.Filter()),
-                              timeout=10).result.count
-        self.assertEqual(n, len(DEMO_POINTS))
+        # An empty filter, or one of unset conditions, is no filter.
+        for empty in [common.Filter(),
+                      common.Filter(must=[common.Condition()])]:
+            n = self.points.Count(ppb.CountPoints(collection_name="demo",
+                                                  filter=empty),
+                                  timeout=10).result.count
+            self.assertEqual(n, len(DEMO_POINTS))
+        # Invalid filters are reported as such, with where they are.
+        geo = common.Filter(should=[common.Condition(
+            field=common.FieldCondition(key="loc",
+                                        geo_radius=common.GeoRadius()))])
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Scroll,
+                          ppb.ScrollPoints(collection_name="demo",
+                                           filter=geo),
+                          text="filter.should[0]: geo conditions are not "
+                               "supported")
+        self.assertStatus(
+            grpc.StatusCode.INVALID_ARGUMENT, self.points.Delete,
+            ppb.DeletePoints(collection_name="demo",
+                             points=ppb.PointsSelector(filter=flt)),
+            text="filters are not supported yet")
 
     def test_unknown_method(self):
         for path in ["/qdrant.Points/Recommend", "/qdrant.Points/SetPayload",
