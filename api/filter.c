@@ -218,8 +218,8 @@ static grpc_status_code field_condition(api_call *call, const char *where,
     code = datetime_condition(call, where, key, f->datetime_range, &tests[n++]);
   if (code == GRPC_STATUS_OK &&
       f->_is_empty_case == QDRANT__FIELD_CONDITION___IS_EMPTY_IS_EMPTY) {
-    /* NOTE: is_empty=false is read as "the field is not empty"; Qdrant's
-     * documentation does not describe the false case. */
+    /* NOTE: is_empty=false is read as "the field is not empty", a guess
+     * at Qdrant's meaning that no test against Qdrant has checked. */
     strata_condition *test = strata_cond_is_empty(key);
     if (test != NULL && !f->is_empty) {
       strata_filter *inner = strata_filter_new();
