@@ -42,6 +42,9 @@ static grpc_status_code vector_params(api_call *call, const char *name,
                                       strata_vector_config *out) {
   char shown[96];
   const char *label = api_printable(name, shown, sizeof shown);
+  grpc_status_code code = api_check_utf8(call, "vector name", name);
+  if (code != GRPC_STATUS_OK)
+    return code;
   if (params == NULL)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "vector \"%s\": params are missing", label);

@@ -116,22 +116,27 @@ const char *api_printable(const char *text, char *buf, size_t size) {
   return buf;
 }
 
-grpc_status_code api_check_collection_name(api_call *call, const char *name) {
+grpc_status_code api_check_utf8(api_call *call, const char *what,
+                                const char *text) {
   char shown[96];
-  if (name == NULL || name[0] == '\0')
-    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                    "collection_name is empty");
-  size_t len = strlen(name);
-  const unsigned char *s = (const unsigned char *)name;
+  size_t len = strlen(text);
+  const unsigned char *s = (const unsigned char *)text;
   for (size_t i = 0; i < len;) {
     size_t n = utf8_sequence(s + i, len - i);
     if (n == 0)
       return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                      "collection_name \"%s\" is not valid UTF-8",
-                      api_printable(name, shown, sizeof shown));
+                      "%s \"%s\" is not valid UTF-8", what,
+                      api_printable(text, shown, sizeof shown));
     i += n;
   }
   return GRPC_STATUS_OK;
+}
+
+grpc_status_code api_check_collection_name(api_call *call, const char *name) {
+  if (name == NULL || name[0] == '\0')
+    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                    "collection_name is empty");
+  return api_check_utf8(call, "collection_name", name);
 }
 
 /* ------------------------------------------------------------------ */

@@ -108,6 +108,11 @@ const char *api_printable(const char *text, char *buf, size_t size);
 /* Validates collection and vector names taken from a request. */
 grpc_status_code api_check_collection_name(api_call *call, const char *name);
 
+/* Fails with INVALID_ARGUMENT when `text` (named `what` in the message)
+ * is not valid UTF-8. */
+grpc_status_code api_check_utf8(api_call *call, const char *what,
+                                const char *text);
+
 grpc_status_code api_id_from_proto(api_call *call, const Qdrant__PointId *in,
                                    strata_point_id *out);
 Qdrant__PointId *api_id_to_proto(api_call *call, const strata_point_id *id);

@@ -220,7 +220,10 @@ grpc_status_code api_fail_engine(api_call *call, strata_status status) {
   const char *message = strata_last_error();
   if (message[0] == '\0')
     message = strata_strerror(status);
-  return api_fail(call, code, "%s", message);
+  /* Engine messages quote names, possibly cut inside a UTF-8 sequence;
+   * clients fail to decode invalid UTF-8 in a status message. */
+  api_printable(message, call->error, sizeof call->error);
+  return code;
 }
 
 int api_deadline_passed(const api_call *call) {

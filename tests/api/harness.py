@@ -75,7 +75,8 @@ class Server:
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--data", self.data_dir, "--port", "0",
              "--threads", "2"] + self.args,
-            env=self.env, stderr=subprocess.PIPE, text=True)
+            env=self.env, stderr=subprocess.PIPE, text=True,
+            errors="replace")
         deadline = time.time() + 60
         while time.time() < deadline:
             line = self.proc.stderr.readline()

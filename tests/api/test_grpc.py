@@ -122,7 +122,10 @@ class GrpcTest(unittest.TestCase):
         cls.channel.close()
         cls.server.__exit__(None, None, None)
         # A clean SIGTERM shutdown exits 0; sanitizer findings do not.
-        assert cls.server.exit_code == 0, "".join(cls.server.log)
+        log = "".join(cls.server.log)
+        assert cls.server.exit_code == 0, log
+        # Log lines quote client input only as valid UTF-8.
+        assert "\ufffd" not in log, log
 
     def assertStatus(self, code, fn, *args, text=None):
         with self.assertRaises(grpc.RpcError) as ctx:
@@ -197,6 +200,23 @@ class GrpcTest(unittest.TestCase):
                                                vectors_config=vc,
                                                shard_number=3),
                           text="shard_number")
+        # The engine cuts this name inside a UTF-8 sequence when it quotes
+        # it; the status message must still be valid UTF-8.
+        long_name = "a" + "\u00e9" * 150
+        e = self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT,
+                              self.coll.Create,
+                              cpb.CreateCollection(collection_name=long_name,
+                                                   vectors_config=vc))
+        self.assertIn("bytes long", e.details())
+        self.assertNotIn("\ufffd", e.details())  # no undecodable bytes
+        raw = cpb.CreateCollection(
+            collection_name="badvec", vectors_config=cpb.VectorsConfig(
+                params_map=cpb.VectorParamsMap(map={"VV": cpb.VectorParams(
+                    size=2, distance=cpb.Dot)}))).SerializeToString()
+        call = self.channel.unary_unary("/qdrant.Collections/Create")
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, call,
+                          raw.replace(b"VV", b"\xff\xfe"),
+                          text="vector name")
         self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.coll.Create,
                           cpb.CreateCollection(collection_name="nodist",
                                                vectors_config=cpb.VectorsConfig(
