@@ -39,7 +39,11 @@ strata_collection *strata_collection_new(const char *name, uint32_t id,
     space->dim = vectors[s].dim;
     space->distance = vectors[s].distance;
     space->metric = metric_of(vectors[s].distance);
-    if (!space->name || strata_vs_init(&space->store, space->dim) != 0) {
+    space->hnsw_params.m = vectors[s].hnsw.m;
+    space->hnsw_params.ef_construct = vectors[s].hnsw.ef_construct;
+    space->full_scan_threshold_kb = vectors[s].hnsw.full_scan_threshold_kb;
+    if (!space->name || strata_vs_init(&space->store, space->dim) != 0 ||
+        strata_space_index_create(space) != 0) {
       strata_collection_free(c);
       return NULL;
     }
@@ -51,6 +55,12 @@ void strata_collection_free(strata_collection *c) {
   if (!c)
     return;
   for (size_t s = 0; s < c->n_spaces; s++) {
+    strata_hnsw_destroy(c->spaces[s].graph);
+    free(c->spaces[s].relink);
+    if (c->spaces[s].slot_hints) {
+      strata_id_map_destroy(c->spaces[s].slot_hints);
+      free(c->spaces[s].slot_hints);
+    }
     free(c->spaces[s].name);
     free(c->spaces[s].owner);
     if (c->spaces[s].store.chunks)
@@ -117,10 +127,25 @@ int strata_collection_reserve(strata_collection *c, size_t n) {
       return -1;
     size_t slots_needed = space->store.n_slots + n;
     if (grow_array((void **)&space->owner, sizeof *space->owner,
-                   &space->owner_cap, slots_needed) != 0)
+                   &space->owner_cap, slots_needed) != 0 ||
+        strata_space_index_reserve(space, n) != 0)
       return -1;
   }
   return 0;
+}
+
+/* While loading, puts the vector of point `id` in the slot the saved
+ * graph expects; returns the slot, or -1 when there is none to use. */
+static int64_t add_at_hinted_slot(strata_space *space,
+                                  const strata_point_id *id,
+                                  const float *vec) {
+  uint32_t hint = strata_id_map_get(space->slot_hints, id);
+  if (hint == STRATA_NO_POINT ||
+      grow_array((void **)&space->owner, sizeof *space->owner,
+                 &space->owner_cap, (size_t)hint + 1) != 0 ||
+      strata_vs_add_at(&space->store, hint, vec) != 0)
+    return -1;
+  return hint;
 }
 
 static void set_space_vector(strata_collection *c, uint32_t point, size_t s,
@@ -129,13 +154,26 @@ static void set_space_vector(strata_collection *c, uint32_t point, size_t s,
   uint32_t *slot = &c->slots[(size_t)point * c->n_spaces + s];
   if (vec && *slot != STRATA_NO_SLOT) {
     strata_vs_set(&space->store, *slot, vec);
+    if (!c->loading)
+      strata_space_index_note_set(space, *slot);
   } else if (vec) {
-    /* Cannot fail: strata_collection_reserve() allocated ahead. */
-    int64_t added = strata_vs_add(&space->store, vec);
+    int64_t added = -1;
+    if (space->slot_hints) {
+      added = add_at_hinted_slot(space, &c->points[point], vec);
+      space->hint_misses += added < 0;
+    }
+    /* Cannot fail: strata_collection_reserve() allocated ahead.  A hinted
+     * slot that could not be used leaves the hints incomplete, and
+     * strata_index_files_finish_load() then rebuilds the graph. */
+    if (added < 0)
+      added = strata_vs_add(&space->store, vec);
     *slot = (uint32_t)added;
     space->owner[*slot] = point;
+    if (!c->loading)
+      strata_space_index_note_set(space, *slot);
   } else if (*slot != STRATA_NO_SLOT) {
     strata_vs_remove(&space->store, *slot);
+    strata_space_index_note_remove(space, *slot);
     *slot = STRATA_NO_SLOT;
   }
 }

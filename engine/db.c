@@ -1,9 +1,11 @@
 /* Database handle: open, load, close, and the collection catalogue. */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "engine.h"
 
@@ -102,6 +104,13 @@ static char *config_to_json(uint32_t id, const strata_vector_config *vectors,
     json_object_set_new(v, "dim", json_integer(vectors[i].dim));
     json_object_set_new(v, "distance",
                         json_string(strata_distance_name(vectors[i].distance)));
+    json_t *hnsw = json_object();
+    json_object_set_new(hnsw, "m", json_integer(vectors[i].hnsw.m));
+    json_object_set_new(hnsw, "ef_construct",
+                        json_integer(vectors[i].hnsw.ef_construct));
+    json_object_set_new(hnsw, "full_scan_threshold_kb",
+                        json_integer(vectors[i].hnsw.full_scan_threshold_kb));
+    json_object_set_new(v, "hnsw", hnsw);
     json_array_append_new(list, v);
   }
   json_object_set_new(root, "vectors", list);
@@ -135,9 +144,19 @@ static strata_collection *config_from_json(const char *name, const char *text,
          strata_distance_parse(json_string_value(dist), &distance) ==
              STRATA_OK;
     if (ok) {
+      /* Configs written before the HNSW fields existed get defaults. */
+      json_t *hnsw = json_object_get(v, "hnsw");
       vectors[i].name = json_string_value(vname);
       vectors[i].dim = (uint32_t)json_integer_value(dim);
       vectors[i].distance = distance;
+      vectors[i].hnsw.m =
+          (uint32_t)json_integer_value(json_object_get(hnsw, "m"));
+      vectors[i].hnsw.ef_construct =
+          (uint32_t)json_integer_value(json_object_get(hnsw, "ef_construct"));
+      vectors[i].hnsw.full_scan_threshold_kb = (uint32_t)json_integer_value(
+          json_object_get(hnsw, "full_scan_threshold_kb"));
+      ok = strata_hnsw_config_resolve(vectors[i].name, &vectors[i].hnsw) ==
+           STRATA_OK;
     }
   }
   if (ok && json_integer_value(id) >= 0 &&
@@ -259,6 +278,7 @@ static int load_point(const uint8_t *key, size_t klen, const uint8_t *value,
 }
 
 static strata_status load_all(strata_db *db) {
+  uint64_t sequence = strata_store_sequence(db->store);
   load_state st = {db, STRATA_OK};
   int rc = strata_store_scan(db->store, NULL, STRATA_CF_META,
                              COLLECTION_KEY_PREFIX,
@@ -282,13 +302,38 @@ static strata_status load_all(strata_db *db) {
     if (db->collections[i]->id >= db->next_collection_id)
       db->next_collection_id = db->collections[i]->id + 1;
 
+  for (size_t i = 0; i < db->n_collections; i++) {
+    db->collections[i]->loading = 1;
+    strata_index_files_load_hints(db, db->collections[i], sequence);
+  }
   load_points_state pst = {db, STRATA_OK, NULL, NULL, 0};
   rc = strata_store_scan(db->store, NULL, STRATA_CF_POINTS, "", 0, NULL, 0,
                          load_point, &pst);
   free(pst.vectors);
   if (rc < 0)
     return STRATA_ERR_IO;
-  return pst.status;
+  if (pst.status != STRATA_OK)
+    return pst.status;
+  for (size_t i = 0; i < db->n_collections; i++) {
+    strata_index_files_finish_load(db, db->collections[i]);
+    db->collections[i]->loading = 0;
+  }
+  return STRATA_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                              */
+
+void strata_db_log(strata_db *db, const char *fmt, ...) {
+  char message[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  if (db->log)
+    db->log(db->log_ctx, message);
+  else
+    fprintf(stderr, "strata: %s\n", message);
 }
 
 /* ------------------------------------------------------------------ */
@@ -305,7 +350,7 @@ strata_status strata_open(const char *path, const strata_open_options *options,
   if (!path || !*path)
     return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
                        "data directory path is empty; pass a directory");
-  strata_open_options defaults = {1, 0};
+  strata_open_options defaults = {1, 0, NULL, NULL, 0};
   if (!options)
     options = &defaults;
 
@@ -322,6 +367,18 @@ strata_status strata_open(const char *path, const strata_open_options *options,
   pthread_rwlock_init(&db->lock, &attr);
   pthread_rwlockattr_destroy(&attr);
   db->read_only = options->read_only;
+  db->log = options->log;
+  db->log_ctx = options->log_ctx;
+  db->threads = options->threads;
+  if (db->threads == 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    db->threads = cores > 0 ? (unsigned)cores : 1;
+  }
+  db->path = strdup(path);
+  if (!db->path) {
+    free(db);
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  }
 
   strata_status st = strata_store_open(path, options->create_if_missing,
                                        options->read_only, &db->store);
@@ -343,6 +400,11 @@ strata_status strata_open(const char *path, const strata_open_options *options,
 void strata_close(strata_db *db) {
   if (!db)
     return;
+  if (!db->read_only && db->store && db->view) {
+    uint64_t sequence = strata_store_sequence(db->store);
+    for (size_t i = 0; i < db->n_collections; i++)
+      strata_index_files_save(db, db->collections[i], sequence);
+  }
   for (size_t i = 0; i < db->n_collections; i++)
     strata_collection_free(db->collections[i]);
   free(db->collections);
@@ -351,6 +413,7 @@ void strata_close(strata_db *db) {
   strata_store_close(db->store);
   pthread_rwlock_destroy(&db->lock);
   pthread_mutex_destroy(&db->write_mutex);
+  free(db->path);
   free(db);
 }
 
@@ -437,6 +500,18 @@ strata_status strata_collection_create(strata_db *db, const char *name,
     st = check_config(config);
   if (st != STRATA_OK)
     return st;
+  strata_vector_config *vectors =
+      malloc(config->n_vectors * sizeof *vectors);
+  if (!vectors)
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  memcpy(vectors, config->vectors, config->n_vectors * sizeof *vectors);
+  for (size_t i = 0; i < config->n_vectors && st == STRATA_OK; i++)
+    st = strata_hnsw_config_resolve(vectors[i].name ? vectors[i].name : "",
+                                    &vectors[i].hnsw);
+  if (st != STRATA_OK) {
+    free(vectors);
+    return st;
+  }
 
   pthread_mutex_lock(&db->write_mutex);
   strata_collection *c = NULL;
@@ -451,8 +526,8 @@ strata_status strata_collection_create(strata_db *db, const char *name,
     goto done;
   }
   uint32_t id = db->next_collection_id;
-  c = strata_collection_new(name, id, config->vectors, config->n_vectors);
-  json = config_to_json(id, config->vectors, config->n_vectors);
+  c = strata_collection_new(name, id, vectors, config->n_vectors);
+  json = config_to_json(id, vectors, config->n_vectors);
   key = malloc(strlen(COLLECTION_KEY_PREFIX) + strlen(name) + 1);
   batch = strata_store_batch_new();
   if (!c || !json || !key || !batch) {
@@ -492,6 +567,7 @@ done:
   strata_store_batch_free(batch);
   free(json);
   free(key);
+  free(vectors);
   return st;
 }
 
@@ -531,6 +607,7 @@ strata_status strata_collection_drop(strata_db *db, const char *name) {
   catalogue_remove(db, c);
   strata_db_publish_view(db);
   pthread_rwlock_unlock(&db->lock);
+  strata_index_files_remove(db, c->id, c->n_spaces);
   strata_collection_free(c);
 
 done:
@@ -608,6 +685,15 @@ strata_status strata_collection_describe(strata_db *db, const char *name,
     info->n_vectors = s + 1;
     info->vectors[s].dim = c->spaces[s].dim;
     info->vectors[s].distance = c->spaces[s].distance;
+    info->vectors[s].hnsw.m = c->spaces[s].hnsw_params.m;
+    info->vectors[s].hnsw.ef_construct = c->spaces[s].hnsw_params.ef_construct;
+    info->vectors[s].hnsw.full_scan_threshold_kb =
+        c->spaces[s].full_scan_threshold_kb;
+    if (c->spaces[s].graph) {
+      strata_hnsw_info graph;
+      strata_hnsw_get_info(c->spaces[s].graph, &graph);
+      info->indexed_vectors_count += graph.present;
+    }
   }
   info->points_count = c->n_points;
   *out = info;

@@ -7,18 +7,26 @@
  * that writers are serialised:
  *
  *   1. validate the whole request and encode one RocksDB WriteBatch;
- *   2. reserve memory for everything step 4 adds;
+ *   2. reserve memory for everything step 4 adds (under db->lock held
+ *      exclusively for a moment, because growing moves arrays that
+ *      readers use);
  *   3. write the batch (fsync'd when the caller asked to wait);
  *   4. take db->lock exclusively, apply the batch to memory, publish a
- *      new RocksDB snapshot as db->view, release the lock.
+ *      new RocksDB snapshot as db->view, release the lock;
+ *   5. link the new and changed vectors into the HNSW graphs.
  *
  * Readers hold db->lock shared for the whole call and read payloads
  * through db->view, so what a reader sees in memory and in RocksDB is the
- * same state: a write is visible all at once or not at all.  Step 3 runs
- * outside db->lock, so an fsync never blocks searches.
+ * same state: a write is visible all at once or not at all.  Steps 3 and
+ * 5 run outside db->lock, so neither an fsync nor graph linking blocks
+ * searches.  Between steps 4 and 5 a new vector is stored but not yet in
+ * the graph: an exact search finds it, a graph search may not.  Removed
+ * vectors leave the graph's results in step 4.
  *
  * A failure in steps 1 to 3 leaves both copies unchanged.  Step 4 cannot
- * fail once step 2 succeeded.
+ * fail once step 2 succeeded.  A failure in step 5 (out of memory) leaves
+ * the vector out of the graph, so graph searches miss it; the graph is
+ * rebuilt at the next open.
  */
 #ifndef STRATA_ENGINE_ENGINE_H
 #define STRATA_ENGINE_ENGINE_H
@@ -27,6 +35,7 @@
 #include <stdint.h>
 
 #include "../index/flat.h"
+#include "../index/hnsw.h"
 #include "../index/vector_store.h"
 #include "../storage/store.h"
 #include "id_map.h"
@@ -44,6 +53,16 @@ typedef struct strata_space {
   strata_vector_store store;
   uint32_t *owner;  /* slot -> point number */
   size_t owner_cap; /* entries allocated in owner */
+
+  /* The HNSW graph over `store` (vector_index.c). */
+  strata_hnsw *graph;
+  strata_hnsw_params hnsw_params;
+  uint32_t full_scan_threshold_kb;
+  uint32_t *relink;     /* slots the current write added or changed */
+  size_t n_relink, relink_cap;
+  size_t removed_since_repair;
+  strata_id_map *slot_hints; /* while loading: point id -> saved slot */
+  size_t hint_misses;        /* vectors loaded without a usable hint */
 } strata_space;
 
 typedef struct strata_collection {
@@ -59,9 +78,11 @@ typedef struct strata_collection {
   uint32_t *free_points;   /* released point numbers, reused first */
   size_t n_free_points;
   uint64_t n_points; /* live points */
+  int loading;       /* set while strata_open() loads the points */
 } strata_collection;
 
 struct strata_db {
+  char *path;
   strata_store *store;
   strata_store_view *view;
   pthread_mutex_t write_mutex;
@@ -70,9 +91,18 @@ struct strata_db {
   size_t n_collections;
   uint32_t next_collection_id;
   int read_only;
+  unsigned threads; /* for index builds */
+  void (*log)(void *ctx, const char *message);
+  void *log_ctx;
 };
 
+/* Sends a warning to the caller's log function (stderr by default). */
+void strata_db_log(strata_db *db, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* collection.c: the in-memory structure. */
+/* Creates an empty collection; `vectors` must have resolved HNSW configs
+ * (strata_hnsw_config_resolve). */
 strata_collection *strata_collection_new(const char *name, uint32_t id,
                                          const strata_vector_config *vectors,
                                          size_t n_vectors);
@@ -98,6 +128,35 @@ void strata_vector_record_encode(const strata_collection *c,
 int strata_vector_record_decode(const strata_collection *c,
                                 const uint8_t *data, size_t len,
                                 const float **vectors);
+
+/* vector_index.c: the HNSW graph of each space. */
+#define STRATA_DEFAULT_M 16
+#define STRATA_DEFAULT_EF_CONSTRUCT 100
+#define STRATA_DEFAULT_FULL_SCAN_KB 10000
+/* Fills zero fields with defaults and checks ranges. */
+strata_status strata_hnsw_config_resolve(const char *vector_name,
+                                         strata_hnsw_config *config);
+/* Creates the space's empty graph. */
+int strata_space_index_create(strata_space *space);
+/* Records changes made under db->lock, for strata_space_index_link(). */
+int strata_space_index_reserve(strata_space *space, size_t n);
+void strata_space_index_note_set(strata_space *space, uint32_t slot);
+void strata_space_index_note_remove(strata_space *space, uint32_t slot);
+/* Step 5: links what the notes recorded, repairs after many removals. */
+void strata_space_index_link(strata_db *db, strata_collection *c,
+                             strata_space *space);
+/* Searches one query: the graph, or an exact scan when the space is
+ * small or `exact` is set.  Same contract as strata_flat_search. */
+long strata_space_search(const strata_space *space, const float *query,
+                         size_t k, size_t ef, int exact, strata_hit *out);
+/* Persistence of graphs across strata_close() and strata_open(). */
+void strata_index_files_load_hints(strata_db *db, strata_collection *c,
+                                   uint64_t sequence);
+void strata_index_files_finish_load(strata_db *db, strata_collection *c);
+void strata_index_files_save(strata_db *db, strata_collection *c,
+                             uint64_t sequence);
+void strata_index_files_remove(strata_db *db, uint32_t collection_id,
+                               size_t n_spaces);
 
 /* db.c */
 strata_collection *strata_db_find(strata_db *db, const char *name);

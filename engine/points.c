@@ -213,8 +213,12 @@ strata_status strata_upsert(strata_db *db, const char *collection,
     }
   }
 
-  /* Step 2: reserve memory so that applying cannot fail. */
-  if (strata_collection_reserve(c, n_points) != 0) {
+  /* Step 2: reserve memory so that applying cannot fail.  Growing moves
+   * arrays that readers use, so it needs the exclusive lock too. */
+  pthread_rwlock_wrlock(&db->lock);
+  int reserved = strata_collection_reserve(c, n_points);
+  pthread_rwlock_unlock(&db->lock);
+  if (reserved != 0) {
     st = strata_fail(STRATA_ERR_NO_MEMORY,
                      "out of memory: cannot hold %zu more points in "
                      "collection \"%s\"",
@@ -233,6 +237,10 @@ strata_status strata_upsert(strata_db *db, const char *collection,
     strata_collection_put(c, &points[i].id, vectors + i * c->n_spaces);
   strata_db_publish_view(db);
   pthread_rwlock_unlock(&db->lock);
+
+  /* Step 5: graph linking, while searches run. */
+  for (size_t s = 0; s < c->n_spaces; s++)
+    strata_space_index_link(db, c, &c->spaces[s]);
 
 done:
   pthread_mutex_unlock(&db->write_mutex);
@@ -292,6 +300,8 @@ strata_status strata_delete(strata_db *db, const char *collection,
     removed += (uint64_t)strata_collection_remove(c, &ids[i]);
   strata_db_publish_view(db);
   pthread_rwlock_unlock(&db->lock);
+  for (size_t s = 0; s < c->n_spaces; s++)
+    strata_space_index_link(db, c, &c->spaces[s]);
   if (n_deleted)
     *n_deleted = removed;
 

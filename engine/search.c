@@ -73,6 +73,13 @@ static strata_status hits_to_records(strata_db *db, const strata_collection *c,
   return STRATA_OK;
 }
 
+/* Nonzero when a search on this space would walk its graph. */
+static int space_uses_graph(const strata_space *space) {
+  size_t threshold = (size_t)space->full_scan_threshold_kb * 1024 /
+                     ((size_t)space->dim * sizeof(float));
+  return space->graph && space->store.n_live > threshold;
+}
+
 static size_t clamp_k(const strata_space *space, uint32_t k) {
   size_t live = space->store.n_live;
   return k < live ? k : live;
@@ -136,7 +143,10 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
     goto done;
   }
 
-  if (same_space && same_k && n_requests > 1) {
+  int all_exact = 1;
+  for (size_t i = 0; i < n_requests; i++)
+    all_exact &= requests[i].exact || !space_uses_graph(&c->spaces[spaces[i]]);
+  if (same_space && same_k && all_exact && n_requests > 1) {
     /* One pass over the stored vectors serves every query. */
     const strata_space *space = &c->spaces[spaces[0]];
     size_t k = clamp_k(space, requests[0].k);
@@ -154,8 +164,9 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
     for (size_t i = 0; i < n_requests && st == STRATA_OK; i++) {
       const strata_space *space = &c->spaces[spaces[i]];
       size_t k = clamp_k(space, requests[i].k);
-      long n = k ? strata_flat_search(&space->store, space->metric,
-                                      queries + offset, k, NULL, hits)
+      long n = k ? strata_space_search(space, queries + offset, k,
+                                       requests[i].ef, requests[i].exact,
+                                       hits)
                  : 0;
       offset += space->dim;
       if (n < 0) {

@@ -97,10 +97,18 @@ typedef struct strata_db strata_db;
 typedef struct strata_open_options {
   int create_if_missing; /* create the directory and database if absent */
   int read_only;         /* open for reading; writes fail */
+  /* Receives warnings about problems the library recovered from, such as
+   * an index file that was damaged and has been rebuilt.  NULL writes
+   * them to stderr. */
+  void (*log)(void *ctx, const char *message);
+  void *log_ctx;
+  unsigned threads; /* threads for building indexes; 0: all cores */
 } strata_open_options;
 
 /* Opens (and with create_if_missing, creates) the database in `path` and
- * loads every collection into memory.  `options` may be NULL for
+ * loads every collection into memory, with its HNSW graphs: those saved
+ * by the last strata_close() are read back, and any that is missing,
+ * damaged or older than the data is rebuilt.  `options` may be NULL for
  * {create_if_missing = 1, read_only = 0}.  On success *out is a handle
  * that the caller releases with strata_close().
  *
@@ -111,8 +119,9 @@ typedef struct strata_open_options {
 strata_status strata_open(const char *path, const strata_open_options *options,
                           strata_db **out);
 
-/* Flushes and closes the database and frees the handle.  No other thread
- * may be using the handle.  NULL is ignored. */
+/* Saves the HNSW graphs (so the next open need not rebuild them), closes
+ * the database and frees the handle.  No other thread may be using the
+ * handle.  NULL is ignored. */
 void strata_close(strata_db *db);
 
 /* ------------------------------------------------------------------ */
@@ -135,11 +144,25 @@ strata_status strata_distance_parse(const char *name, strata_distance *out);
 #define STRATA_MAX_DIM 65536
 #define STRATA_MAX_VECTOR_NAME 255
 
+/* HNSW graph parameters of one named vector, as Qdrant names them.  A
+ * zero field takes the default. */
+typedef struct strata_hnsw_config {
+  uint32_t m;            /* links per node, 2 to 128; default 16 (level 0
+                            keeps 2m) */
+  uint32_t ef_construct; /* beam width while building, 4 to 4096;
+                            default 100 */
+  /* Below this many kilobytes of vectors (dim * 4 bytes each), search
+   * scans every vector exactly instead of walking the graph; default
+   * 10000, as in Qdrant. */
+  uint32_t full_scan_threshold_kb;
+} strata_hnsw_config;
+
 /* One named dense vector of a collection.  The unnamed vector is "". */
 typedef struct strata_vector_config {
   const char *name;
   uint32_t dim; /* 1 to STRATA_MAX_DIM */
   strata_distance distance;
+  strata_hnsw_config hnsw; /* zero for the defaults */
 } strata_vector_config;
 
 typedef struct strata_collection_config {
@@ -170,6 +193,10 @@ typedef struct strata_collection_info {
   strata_vector_config *vectors; /* names owned by this struct */
   size_t n_vectors;
   uint64_t points_count;
+  /* Vectors reachable through the HNSW graphs, summed over the named
+   * vectors; lower than the vectors stored while a write is linking, or
+   * when a graph could not be built (searches then scan exactly). */
+  uint64_t indexed_vectors_count;
 } strata_collection_info;
 
 strata_status strata_collection_describe(strata_db *db, const char *name,
@@ -281,13 +308,21 @@ typedef struct strata_search_request {
   uint32_t dim;
   uint32_t k; /* at least 1 */
   int with;   /* STRATA_WITH_* mask */
+  /* Beam width of the HNSW search; 0 uses the vector's ef_construct.
+   * Values below k are raised to k.  Larger is slower and more exact. */
+  uint32_t ef;
+  int exact; /* nonzero: score every vector instead of using the graph */
 } strata_search_request;
 
 /* Finds the k points whose vector `vector_name` is closest to the query,
  * best first, scored as strata_distance documents.  Returns
- * min(k, points that have this vector) results, each point once.  Search
- * is exact: every stored vector is scored.  The caller frees *out with
- * strata_records_free().
+ * min(k, points that have this vector) results, each point once.
+ *
+ * The search walks the vector's HNSW graph, which is approximate: a
+ * result may miss a true neighbour, less often with a larger `ef`.  It
+ * scores every vector exactly instead when `exact` is set or when the
+ * vector holds less than full_scan_threshold_kb of data.  The caller
+ * frees *out with strata_records_free().
  *
  * Errors: STRATA_ERR_NOT_FOUND (collection), STRATA_ERR_INVALID_ARGUMENT
  * (unknown vector name, k is 0, wrong dimension, NaN or infinity in the

@@ -117,3 +117,35 @@ void strata_vs_remove(strata_vector_store *vs, uint32_t slot) {
   }
   vs->free_slots[vs->n_free++] = slot;
 }
+
+int strata_vs_add_at(strata_vector_store *vs, uint32_t slot, const float *vec) {
+  if (slot >= STRATA_VS_MAX_SLOTS || strata_vs_is_live(vs, slot))
+    return -1;
+  if (ensure_chunk(vs, slot >> STRATA_VS_CHUNK_SHIFT) != 0 ||
+      ensure_live_bits(vs, (size_t)slot + 1) != 0)
+    return -1;
+  if (slot >= vs->n_slots)
+    vs->n_slots = (size_t)slot + 1;
+  memcpy(strata_vs_vector(vs, slot), vec, vs->dim * sizeof(float));
+  vs->live[slot >> 6] |= (uint64_t)1 << (slot & 63);
+  vs->n_live++;
+  return 0;
+}
+
+int strata_vs_collect_free(strata_vector_store *vs) {
+  size_t n_dead = vs->n_slots - vs->n_live;
+  if (n_dead > vs->free_cap) {
+    uint32_t *stack = realloc(vs->free_slots, n_dead * sizeof *stack);
+    if (!stack)
+      return -1;
+    vs->free_slots = stack;
+    vs->free_cap = n_dead;
+  }
+  /* Highest first onto the stack, so the lowest free slot is reused
+   * first. */
+  vs->n_free = 0;
+  for (size_t slot = vs->n_slots; slot-- > 0;)
+    if (!strata_vs_is_live(vs, slot))
+      vs->free_slots[vs->n_free++] = (uint32_t)slot;
+  return 0;
+}

@@ -48,6 +48,18 @@ int64_t strata_vs_add(strata_vector_store *vs, const float *vec);
  * memory or when the store would exceed STRATA_VS_MAX_SLOTS. */
 int strata_vs_reserve(strata_vector_store *vs, size_t extra);
 
+/* Stores `vec` in a given slot, which must be free and not on the free
+ * list: loading uses it to put vectors back where an index file expects
+ * them.  Slots skipped below it stay free but are not reusable until
+ * strata_vs_collect_free() runs.  Returns 0, or -1 when the slot is live,
+ * too large, or memory runs out. */
+int strata_vs_add_at(strata_vector_store *vs, uint32_t slot, const float *vec);
+
+/* Puts every free slot below the high-water mark on the free list, after
+ * a series of strata_vs_add_at() calls.  Returns 0, or -1 when out of
+ * memory. */
+int strata_vs_collect_free(strata_vector_store *vs);
+
 /* Overwrites the vector of a live slot. */
 void strata_vs_set(strata_vector_store *vs, uint32_t slot, const float *vec);
 

@@ -332,6 +332,10 @@ void strata_store_close(strata_store *store) {
   free(store);
 }
 
+uint64_t strata_store_sequence(strata_store *store) {
+  return rocksdb_get_latest_sequence_number(store->db);
+}
+
 /* ------------------------------------------------------------------ */
 /* Writes                                                               */
 

@@ -58,6 +58,10 @@ strata_status strata_store_open(const char *path, int create_if_missing,
                                 int read_only, strata_store **out);
 void strata_store_close(strata_store *store);
 
+/* Returns RocksDB's latest sequence number: it changes with every write,
+ * so files derived from the data can record which state they match. */
+uint64_t strata_store_sequence(strata_store *store);
+
 /* Encodes a point key; returns its length. */
 size_t strata_point_key(const strata_point_id *id,
                         uint8_t out[STRATA_POINT_KEY_MAX]);

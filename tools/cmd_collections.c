@@ -14,6 +14,12 @@ static const char create_help[] =
     "  --dim N               dimension of the unnamed vector (1-65536)\n"
     "  --distance D          Cosine, Euclid, Dot or Manhattan\n"
     "  --vector NAME:DIM:D   a named vector, e.g. image:784:Euclid\n"
+    "  --m N                 HNSW links per node, 2-128 (default 16)\n"
+    "  --ef-construct N      HNSW build beam width, 4-4096 (default 100)\n"
+    "  --full-scan-threshold-kb N\n"
+    "                        search exactly below N KiB of vectors\n"
+    "                        (default 10000)\n"
+    "  (the HNSW options apply to every vector of the collection)\n"
     "  --data DIR            database directory\n";
 
 /* Parses "NAME:DIM:DISTANCE"; the name may itself contain ':', so the
@@ -45,7 +51,8 @@ static int parse_vector_spec(char *text, strata_vector_config *out) {
 
 int cmd_create(int argc, char **argv) {
   static const cli_option_spec specs[] = {
-      {"dim", 1}, {"distance", 1}, {"vector", 1}, {NULL, 0}};
+      {"dim", 1}, {"distance", 1}, {"vector", 1}, {"m", 1},
+      {"ef-construct", 1}, {"full-scan-threshold-kb", 1}, {NULL, 0}};
   cli_args args;
   strata_vector_config *vectors = NULL;
   size_t n_vectors = 0;
@@ -105,6 +112,27 @@ int cmd_create(int argc, char **argv) {
               "--vector");
     goto done;
   }
+
+  strata_hnsw_config hnsw = {0, 0, 0};
+  uint64_t value = 0;
+  if (cli_has(&args, "m")) {
+    if (cli_get_u64(&args, "m", 2, 128, &value) < 0)
+      goto done;
+    hnsw.m = (uint32_t)value;
+  }
+  if (cli_has(&args, "ef-construct")) {
+    if (cli_get_u64(&args, "ef-construct", 4, 4096, &value) < 0)
+      goto done;
+    hnsw.ef_construct = (uint32_t)value;
+  }
+  if (cli_has(&args, "full-scan-threshold-kb")) {
+    if (cli_get_u64(&args, "full-scan-threshold-kb", 1, UINT32_MAX,
+                    &value) < 0)
+      goto done;
+    hnsw.full_scan_threshold_kb = (uint32_t)value;
+  }
+  for (size_t i = 0; i < n_vectors; i++)
+    vectors[i].hnsw = hnsw;
 
   db = cli_open_db(&args, 1);
   if (db == NULL) {
@@ -193,12 +221,17 @@ static int describe_collection(strata_db *db, const char *name) {
     return cli_fail("info failed", "%s", strata_last_error());
   printf("collection: %s\n", info->name);
   printf("points: %llu\n", (unsigned long long)info->points_count);
+  printf("indexed vectors: %llu\n",
+         (unsigned long long)info->indexed_vectors_count);
   for (size_t i = 0; i < info->n_vectors; i++) {
     char label[300];
-    printf("vector %s: dim %u, distance %s\n",
+    const strata_hnsw_config *hnsw = &info->vectors[i].hnsw;
+    printf("vector %s: dim %u, distance %s, hnsw m %u, ef_construct %u, "
+           "full_scan_threshold_kb %u\n",
            cli_vector_label(info->vectors[i].name, label, sizeof label),
            info->vectors[i].dim,
-           strata_distance_name(info->vectors[i].distance));
+           strata_distance_name(info->vectors[i].distance), hnsw->m,
+           hnsw->ef_construct, hnsw->full_scan_threshold_kb);
   }
   strata_collection_info_free(info);
   return 0;

@@ -45,6 +45,12 @@ static const char search_help[] =
     "  --truth FILE        ivecs ground truth: print recall@K for --queries\n"
     "  --quiet             with --truth, print only the recall line\n"
     "  --limit K           number of hits (default 10)\n"
+    "  --ef N              HNSW beam width (default: the vector's "
+    "ef_construct);\n"
+    "                      larger is slower and finds more true "
+    "neighbours\n"
+    "  --exact             score every vector instead of walking the "
+    "graph\n"
     "  --with-payload      print each hit's payload\n"
     "  --payload-field F   print only the top-level payload field F, cut "
     "to 100\n"
@@ -60,6 +66,8 @@ typedef struct search_state {
   const char *vector_name; /* the collection's vector searched */
   uint32_t dim;
   uint32_t k;
+  uint32_t ef; /* 0: the collection default */
+  int exact;
   int with;
   const char *field;
   int quiet;
@@ -164,7 +172,7 @@ static int search_one(const search_state *state, const float *query,
                       uint32_t dim, uint32_t k,
                       const strata_point_id *skip) {
   strata_search_request request = {state->vector_name, query, dim, k,
-                                    state->with};
+                                    state->with, state->ef, state->exact};
   strata_records *records = NULL;
 
   if (strata_search(state->db, state->collection, &request, &records) !=
@@ -350,9 +358,9 @@ static int search_file(const search_state *state, const char *path) {
                  state->vector_name);
         goto done;
       }
-      strata_search_request request = {state->vector_name,
-                                        batch.values + vector->offset,
-                                        vector->dim, state->k, state->with};
+      strata_search_request request = {
+          state->vector_name, batch.values + vector->offset, vector->dim,
+          state->k, state->with, state->ef, state->exact};
       requests[i] = request;
     }
     if (strata_search_batch(state->db, state->collection, requests,
@@ -404,6 +412,7 @@ int cmd_search(int argc, char **argv) {
       {"format", 1}, {"dim", 1},          {"first", 1},
       {"truth", 1},  {"quiet", 0},        {"limit", 1},
       {"with-payload", 0}, {"payload-field", 1}, {"vector-name", 1},
+      {"ef", 1},     {"exact", 0},
       {NULL, 0}};
   cli_args args;
   search_state state;
@@ -437,10 +446,15 @@ int cmd_search(int argc, char **argv) {
   }
   if (cli_get_u64(&args, "limit", 1, 100000, &k) < 0)
     goto done;
+  uint64_t ef = 0;
+  if (cli_has(&args, "ef") && cli_get_u64(&args, "ef", 1, 100000, &ef) < 0)
+    goto done;
 
   state.args = &args;
   state.collection = args.positional[0];
   state.k = (uint32_t)k;
+  state.ef = (uint32_t)ef;
+  state.exact = cli_has(&args, "exact");
   state.field = cli_get(&args, "payload-field");
   state.quiet = cli_has(&args, "quiet");
   if (cli_has(&args, "with-payload") || state.field != NULL)

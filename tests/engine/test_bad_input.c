@@ -331,7 +331,7 @@ static void test_reopen_errors(const char *dir) {
 
   /* Read-only handles refuse writes. */
   strata_close(db);
-  strata_open_options ro = {0, 1};
+  strata_open_options ro = {0, 1, NULL, NULL, 0};
   REQUIRE(strata_open(dir, &ro, &db) == STRATA_OK);
   float v[DIM] = {1, 1, 1, 1};
   strata_named_vector nv;
@@ -343,7 +343,7 @@ static void test_reopen_errors(const char *dir) {
 
   /* Opening a missing directory without create fails clearly. */
   strata_db *missing = NULL;
-  strata_open_options no_create = {0, 0};
+  strata_open_options no_create = {0, 0, NULL, NULL, 0};
   CHECK_ERROR(strata_open("/nonexistent/strata-dir", &no_create, &missing),
               STRATA_ERR_NOT_FOUND, "does not exist");
 }

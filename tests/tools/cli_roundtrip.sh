@@ -62,7 +62,16 @@ expect_line "$(printf 'vecs\t100 points')"
 run info vecs
 expect_out "collection: vecs
 points: 100
-vector (unnamed): dim 4, distance Euclid"
+indexed vectors: 100
+vector (unnamed): dim 4, distance Euclid, hnsw m 16, ef_construct 100, full_scan_threshold_kb 10000"
+
+# HNSW options at creation are stored and shown.
+run create tuned --dim 3 --distance Dot --m 8 --ef-construct 40 \
+  --full-scan-threshold-kb 1
+run info tuned
+expect_line "vector (unnamed): dim 3, distance Dot, hnsw m 8, ef_construct 40, full_scan_threshold_kb 1"
+run_fails 2 "--m" create bad --dim 3 --distance Dot --m 1
+run drop tuned
 
 # Search by literal vector: known order and distances.
 run search vecs --vector 10.25,1,0,0 --limit 3
