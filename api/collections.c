@@ -230,7 +230,11 @@ vectors_config_out(api_call *call, const strata_collection_info *info) {
                 QDRANT__VECTOR_PARAMS_MAP__MAP_ENTRY__INIT);
     if (e == NULL)
       return NULL;
-    e->key = api_strdup(&call->arena, info->vectors[i].name);
+    /* The engine does not check that names are UTF-8, and clients cannot
+     * decode a response that is not. */
+    char shown[STRATA_MAX_VECTOR_NAME + 4];
+    e->key = api_strdup(&call->arena, api_printable(info->vectors[i].name,
+                                                    shown, sizeof shown));
     e->value = params_out(call, &info->vectors[i]);
     if (e->key == NULL || e->value == NULL)
       return NULL;
@@ -343,17 +347,29 @@ grpc_status_code api_collections_list(api_call *call,
   Qdrant__CollectionDescription **list =
       api_alloc(&call->arena, (n + 1) * sizeof *list);
   grpc_status_code code = out && list ? GRPC_STATUS_OK : OUT_OF_MEMORY(call);
+  size_t listed = 0;
   for (size_t i = 0; i < n && code == GRPC_STATUS_OK; i++) {
-    list[i] = API_NEW(&call->arena, Qdrant__CollectionDescription,
-                      QDRANT__COLLECTION_DESCRIPTION__INIT);
-    if (list[i] == NULL ||
-        (list[i]->name = api_strdup(&call->arena, names[i])) == NULL)
+    /* A name that is not UTF-8 (the engine does not check) would make
+     * the whole response undecodable: leave it out. */
+    if (!api_is_utf8(names[i])) {
+      char shown[96];
+      strata_server_log("List: collection \"%s\" left out: its name is not "
+                        "valid UTF-8",
+                        api_printable(names[i], shown, sizeof shown));
+      continue;
+    }
+    Qdrant__CollectionDescription *d =
+        API_NEW(&call->arena, Qdrant__CollectionDescription,
+                QDRANT__COLLECTION_DESCRIPTION__INIT);
+    if (d == NULL || (d->name = api_strdup(&call->arena, names[i])) == NULL)
       code = OUT_OF_MEMORY(call);
+    else
+      list[listed++] = d;
   }
   strata_names_free(names);
   if (code != GRPC_STATUS_OK)
     return code;
-  out->n_collections = n;
+  out->n_collections = listed;
   out->collections = list;
   out->time = api_elapsed(&start);
   *response = &out->base;

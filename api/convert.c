@@ -116,20 +116,26 @@ const char *api_printable(const char *text, char *buf, size_t size) {
   return buf;
 }
 
-grpc_status_code api_check_utf8(api_call *call, const char *what,
-                                const char *text) {
-  char shown[96];
+int api_is_utf8(const char *text) {
   size_t len = strlen(text);
   const unsigned char *s = (const unsigned char *)text;
   for (size_t i = 0; i < len;) {
     size_t n = utf8_sequence(s + i, len - i);
     if (n == 0)
-      return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                      "%s \"%s\" is not valid UTF-8", what,
-                      api_printable(text, shown, sizeof shown));
+      return 0;
     i += n;
   }
-  return GRPC_STATUS_OK;
+  return 1;
+}
+
+grpc_status_code api_check_utf8(api_call *call, const char *what,
+                                const char *text) {
+  char shown[96];
+  if (api_is_utf8(text))
+    return GRPC_STATUS_OK;
+  return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                  "%s \"%s\" is not valid UTF-8", what,
+                  api_printable(text, shown, sizeof shown));
 }
 
 grpc_status_code api_check_collection_name(api_call *call, const char *name) {

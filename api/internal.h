@@ -108,6 +108,9 @@ const char *api_printable(const char *text, char *buf, size_t size);
 /* Validates collection and vector names taken from a request. */
 grpc_status_code api_check_collection_name(api_call *call, const char *name);
 
+/* Returns 1 when `text` is valid UTF-8. */
+int api_is_utf8(const char *text);
+
 /* Fails with INVALID_ARGUMENT when `text` (named `what` in the message)
  * is not valid UTF-8. */
 grpc_status_code api_check_utf8(api_call *call, const char *what,

@@ -632,6 +632,31 @@ class ApiKeyTest(unittest.TestCase):
             os.unlink(f.name)
 
 
+class InvalidNamesTest(unittest.TestCase):
+    def test_names_not_utf8(self):
+        # The command-line tool accepts any bytes in names; the server must
+        # still send only decodable responses.
+        data_dir = tempfile.mkdtemp(prefix="names-", dir=SCRATCH)
+        try:
+            # NOTE: a vector name that is not UTF-8 is left out: the
+            # engine then fails to reopen the database.
+            for args in [[b"good", b"--dim", b"2", b"--distance", b"Dot"],
+                         [b"bad\xff", b"--dim", b"2", b"--distance", b"Dot"]]:
+                subprocess.run([BINARY.encode(), b"create", b"--data",
+                                data_dir.encode()] + args, check=True)
+            with harness.Server(BINARY, SCRATCH, data_dir=data_dir) as s:
+                channel = grpc.insecure_channel(s.address)
+                coll = cgrpc.CollectionsStub(channel)
+                names = [c.name for c in coll.List(
+                    cpb.ListCollectionsRequest(), timeout=10).collections]
+                self.assertEqual(names, ["good"])
+                channel.close()
+            self.assertIn("left out: its name is not valid UTF-8",
+                          "".join(s.log))
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @unittest.skipIf(shutil.which("openssl") is None, "openssl is not installed")
 class TlsTest(unittest.TestCase):
     def test_tls(self):
