@@ -138,7 +138,11 @@ int strata_hnsw_build(strata_hnsw *h, const uint32_t *slots, size_t n,
 /* Relinks a PRESENT slot after the caller overwrote its vector with
  * strata_vs_set.  The node stays PRESENT (and so may be returned) while
  * it moves.  Returns STRATA_HNSW_OK, STRATA_HNSW_ENOTFOUND (not PRESENT),
- * STRATA_HNSW_EBUSY or STRATA_HNSW_ENOMEM. */
+ * STRATA_HNSW_EBUSY or STRATA_HNSW_ENOMEM.
+ * NOTE: nodes that linked to the old position and are not among the old
+ * neighbours keep their link.  So do the in-links of a node whose
+ * neighbours moved away; an outlier may then be reachable only from
+ * farther nodes (tests/hnsw/test_hnsw_concurrent.c bounds the effect). */
 int strata_hnsw_update(strata_hnsw *h, uint32_t slot);
 
 /* Marks a PRESENT slot REMOVED: searches stop returning it at once.  Its

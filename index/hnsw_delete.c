@@ -137,7 +137,7 @@ static bool repair_under_lock(strata_hnsw *h, hnsw_scratch *s, uint32_t y,
   size_t keep = h->ef_construct > cap ? h->ef_construct : cap;
   if (p.n_pool > keep)
     p.n_pool = keep;
-  uint32_t picked = hnsw_select_neighbors(h, s, p.n_pool, kept, cap);
+  uint32_t picked = hnsw_select_neighbors(h, s, p.n_pool, kept, cap, true);
   hnsw_set_list(h, y, level, s->picked, picked);
   return true;
 }

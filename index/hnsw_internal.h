@@ -328,10 +328,11 @@ bool hnsw_beam_search(strata_hnsw *h, hnsw_scratch *s, const hnsw_target *t,
 
 /* Picks neighbours from s->pool[0, n), sorted nearest first, by the
  * heuristic of Algorithm 4, after the `kept` ones the caller placed in
- * s->picked and s->picked_vec, up to `max` in all.  Returns the count in
- * s->picked.  Overwrites the distances in s->pool. */
+ * s->picked and s->picked_vec, up to `max` in all.  With `fill`, places
+ * the heuristic leaves free take the nearest pruned candidates.  Returns
+ * the count in s->picked.  Overwrites the distances in s->pool. */
 uint32_t hnsw_select_neighbors(strata_hnsw *h, hnsw_scratch *s, size_t n,
-                               uint32_t kept, uint32_t max);
+                               uint32_t kept, uint32_t max, bool fill);
 
 /* Links y -> x on level 0, replacing y's farthest link whose target has
  * another in-link when y's list is full.  Returns whether x is linked. */

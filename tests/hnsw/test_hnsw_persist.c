@@ -132,7 +132,7 @@ static void test_round_trip(const char *dir) {
 
   /* Every truncation is corruption. */
   size_t truncated_ok = 0;
-  for (size_t len = 0; len < original.len; len += len < 200 ? 1 : 97) {
+  for (size_t len = 0; len < original.len; len += len < 200 ? 1 : 997) {
     int rc = load_bytes(scratch, original.bytes, len, &vs, msg, sizeof msg);
     truncated_ok += rc == STRATA_HNSW_ECORRUPT;
     if (rc != STRATA_HNSW_ECORRUPT)
@@ -146,7 +146,7 @@ static void test_round_trip(const char *dir) {
   size_t flips = 0, caught = 0;
   uint8_t *copy = malloc(original.len);
   REQUIRE(copy != NULL);
-  for (size_t off = 0; off < original.len; off += off < 256 ? 1 : 101) {
+  for (size_t off = 0; off < original.len; off += off < 256 ? 1 : 499) {
     memcpy(copy, original.bytes, original.len);
     copy[off] ^= (uint8_t)(1u << (off % 8));
     flips++;
