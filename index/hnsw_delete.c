@@ -182,7 +182,7 @@ uint64_t hnsw_find_entry(strata_hnsw *h) {
 int strata_hnsw_remove(strata_hnsw *h, uint32_t slot) {
   pthread_rwlock_rdlock(&h->writers);
   int rc = STRATA_HNSW_OK;
-  hnsw_chunk *c = slot < HNSW_NONE ? hnsw_chunk_of(h, slot) : NULL;
+  hnsw_chunk *c = slot < STRATA_VS_MAX_SLOTS ? hnsw_chunk_of(h, slot) : NULL;
   uint8_t prev = HNSW_PRESENT;
   if (!c) {
     rc = STRATA_HNSW_ENOTFOUND;

@@ -76,7 +76,10 @@ static void test_empty(void) {
   CHECK(strata_hnsw_search(h, q, 4, 10, NULL, hits) == 0);
   CHECK(strata_hnsw_search(h, q, 0, 10, NULL, hits) == 0);
   CHECK_RC(strata_hnsw_remove(h, 0), STRATA_HNSW_ENOTFOUND);
+  CHECK_RC(strata_hnsw_remove(h, UINT32_MAX), STRATA_HNSW_ENOTFOUND);
   CHECK_RC(strata_hnsw_update(h, 0), STRATA_HNSW_ENOTFOUND);
+  CHECK_RC(strata_hnsw_update(h, UINT32_MAX), STRATA_HNSW_ENOTFOUND);
+  CHECK_RC(strata_hnsw_insert(h, UINT32_MAX), STRATA_HNSW_EINVAL);
   CHECK_RC(strata_hnsw_insert(h, 0), STRATA_HNSW_EINVAL); /* not in store */
   CHECK_RC(strata_hnsw_repair(h), STRATA_HNSW_OK);
   strata_hnsw_info info;
@@ -311,6 +314,12 @@ static void test_update_moves_point(void) {
   }
   CHECK(self == 50);
   CHECK(stale == 0);
+
+  /* An update moves the node: every slot comes back exactly once. */
+  strata_hit all[500];
+  long n_all = strata_hnsw_search(h, moved.rows, 500, 500, NULL, all);
+  CHECK(n_all == 500);
+  CHECK(hits_distinct(all, n_all));
   strata_hnsw_destroy(h);
   strata_vs_destroy(&vs);
   test_data_free(&d);
