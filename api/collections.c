@@ -1,9 +1,11 @@
 /*
  * Handlers of Qdrant.HealthCheck and of the Collections service.
  *
- * CreateCollection accepts the settings that do not change what a client
- * reads back: HNSW, WAL and optimizer tuning (Strata's search is exact),
- * on_disk and on_disk_payload, timeout, shard_number, replication_factor
+ * CreateCollection maps HNSW's m, ef_construct and full_scan_threshold
+ * (collection-wide, then per vector) to the engine's HNSW settings.  It
+ * accepts and ignores the settings that do not change what a client
+ * reads back: the other HNSW fields, WAL and optimizer tuning, on_disk
+ * and on_disk_payload, timeout, shard_number, replication_factor
  * and write_consistency_factor of 1, sharding_method Auto, datatype
  * Float32.  It rejects with INVALID_ARGUMENT what it cannot honour:
  * sparse vectors, multivectors, quantization, other datatypes, strict
@@ -36,10 +38,50 @@ grpc_status_code api_health_check(api_call *call,
 /* ------------------------------------------------------------------ */
 /* Create                                                               */
 
-/* Checks one VectorParams and fills `out` (name set by the caller). */
-static grpc_status_code vector_params(api_call *call, const char *name,
-                                      const Qdrant__VectorParams *params,
-                                      strata_vector_config *out) {
+/* Applies the fields of an HnswConfigDiff that are set to `config`. */
+static grpc_status_code apply_hnsw(api_call *call, const char *label,
+                                   const Qdrant__HnswConfigDiff *diff,
+                                   strata_hnsw_config *config) {
+  if (diff == NULL)
+    return GRPC_STATUS_OK;
+  if ((diff->_m_case == QDRANT__HNSW_CONFIG_DIFF___M_M &&
+       diff->m > UINT32_MAX) ||
+      (diff->_ef_construct_case ==
+           QDRANT__HNSW_CONFIG_DIFF___EF_CONSTRUCT_EF_CONSTRUCT &&
+       diff->ef_construct > UINT32_MAX) ||
+      (diff->_full_scan_threshold_case ==
+           QDRANT__HNSW_CONFIG_DIFF___FULL_SCAN_THRESHOLD_FULL_SCAN_THRESHOLD &&
+       diff->full_scan_threshold > UINT32_MAX))
+    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                    "vector \"%s\": an HNSW setting is above 2^32-1", label);
+  if (diff->_m_case == QDRANT__HNSW_CONFIG_DIFF___M_M) {
+    if (diff->m == 0) {
+      /* Qdrant's m=0 builds no graph, so every search scans exactly. */
+      config->m = 0;
+      config->full_scan_threshold_kb = UINT32_MAX;
+    } else {
+      config->m = (uint32_t)diff->m;
+    }
+  }
+  if (diff->_ef_construct_case ==
+      QDRANT__HNSW_CONFIG_DIFF___EF_CONSTRUCT_EF_CONSTRUCT)
+    config->ef_construct = (uint32_t)diff->ef_construct;
+  if (diff->_full_scan_threshold_case ==
+          QDRANT__HNSW_CONFIG_DIFF___FULL_SCAN_THRESHOLD_FULL_SCAN_THRESHOLD &&
+      config->full_scan_threshold_kb != UINT32_MAX) {
+    /* 0 would mean the engine's default; Qdrant's 0 means "always use
+     * the graph", which 1 KB comes closest to. */
+    config->full_scan_threshold_kb =
+        diff->full_scan_threshold > 0 ? (uint32_t)diff->full_scan_threshold : 1;
+  }
+  return GRPC_STATUS_OK;
+}
+
+/* Checks one VectorParams and fills `out`.  `collection_hnsw` is the
+ * collection-wide HNSW setting, which the vector's own overrides. */
+static grpc_status_code vector_params(
+    api_call *call, const char *name, const Qdrant__VectorParams *params,
+    const Qdrant__HnswConfigDiff *collection_hnsw, strata_vector_config *out) {
   char shown[96];
   const char *label = api_printable(name, shown, sizeof shown);
   grpc_status_code code = api_check_utf8(call, "vector name", name);
@@ -80,7 +122,11 @@ static grpc_status_code vector_params(api_call *call, const char *name,
   out->name = name;
   out->dim = (uint32_t)params->size;
   out->distance = (strata_distance)params->distance;
-  return GRPC_STATUS_OK;
+  memset(&out->hnsw, 0, sizeof out->hnsw);
+  code = apply_hnsw(call, label, collection_hnsw, &out->hnsw);
+  if (code == GRPC_STATUS_OK)
+    code = apply_hnsw(call, label, params->hnsw_config, &out->hnsw);
+  return code;
 }
 
 /* Rejects the collection settings that Strata cannot honour. */
@@ -142,7 +188,7 @@ grpc_status_code api_collections_create(api_call *call,
     vectors = api_alloc(&call->arena, sizeof *vectors);
     if (vectors == NULL)
       return OUT_OF_MEMORY(call);
-    code = vector_params(call, "", vc->params, &vectors[0]);
+    code = vector_params(call, "", vc->params, req->hnsw_config, &vectors[0]);
     n_vectors = 1;
   } else if (vc != NULL &&
              vc->config_case == QDRANT__VECTORS_CONFIG__CONFIG_PARAMS_MAP &&
@@ -158,7 +204,8 @@ grpc_status_code api_collections_create(api_call *call,
       for (size_t j = 0; j < n_vectors; j++)
         if (strcmp(vectors[j].name, name) == 0)
           slot = j;
-      code = vector_params(call, name, map->map[i]->value, &vectors[slot]);
+      code = vector_params(call, name, map->map[i]->value, req->hnsw_config,
+                           &vectors[slot]);
       if (slot == n_vectors)
         n_vectors++;
     }
@@ -193,6 +240,23 @@ grpc_status_code api_collections_create(api_call *call,
 /* ------------------------------------------------------------------ */
 /* Get, List, Delete, CollectionExists                                  */
 
+static Qdrant__HnswConfigDiff *hnsw_out(api_call *call,
+                                        const strata_hnsw_config *config) {
+  Qdrant__HnswConfigDiff *h = API_NEW(&call->arena, Qdrant__HnswConfigDiff,
+                                      QDRANT__HNSW_CONFIG_DIFF__INIT);
+  if (h != NULL) {
+    h->_m_case = QDRANT__HNSW_CONFIG_DIFF___M_M;
+    h->m = config->m;
+    h->_ef_construct_case =
+        QDRANT__HNSW_CONFIG_DIFF___EF_CONSTRUCT_EF_CONSTRUCT;
+    h->ef_construct = config->ef_construct;
+    h->_full_scan_threshold_case =
+        QDRANT__HNSW_CONFIG_DIFF___FULL_SCAN_THRESHOLD_FULL_SCAN_THRESHOLD;
+    h->full_scan_threshold = config->full_scan_threshold_kb;
+  }
+  return h;
+}
+
 static Qdrant__VectorParams *params_out(api_call *call,
                                         const strata_vector_config *v) {
   Qdrant__VectorParams *p =
@@ -200,6 +264,9 @@ static Qdrant__VectorParams *params_out(api_call *call,
   if (p != NULL) {
     p->size = v->dim;
     p->distance = (Qdrant__Distance)v->distance;
+    p->hnsw_config = hnsw_out(call, &v->hnsw);
+    if (p->hnsw_config == NULL)
+      return NULL;
   }
   return p;
 }
@@ -257,8 +324,8 @@ static grpc_status_code info_out(api_call *call,
       API_NEW(a, Qdrant__CollectionConfig, QDRANT__COLLECTION_CONFIG__INIT);
   Qdrant__CollectionParams *params =
       API_NEW(a, Qdrant__CollectionParams, QDRANT__COLLECTION_PARAMS__INIT);
-  Qdrant__HnswConfigDiff *hnsw =
-      API_NEW(a, Qdrant__HnswConfigDiff, QDRANT__HNSW_CONFIG_DIFF__INIT);
+  /* The collection-wide HNSW setting shown is the first vector's. */
+  Qdrant__HnswConfigDiff *hnsw = hnsw_out(call, &info->vectors[0].hnsw);
   Qdrant__OptimizersConfigDiff *opt = API_NEW(
       a, Qdrant__OptimizersConfigDiff, QDRANT__OPTIMIZERS_CONFIG_DIFF__INIT);
   Qdrant__WalConfigDiff *wal =
@@ -290,10 +357,9 @@ static grpc_status_code info_out(api_call *call,
   ci->config = cc;
   ci->_points_count_case = QDRANT__COLLECTION_INFO___POINTS_COUNT_POINTS_COUNT;
   ci->points_count = info->points_count;
-  /* Search is exact: every stored vector is searchable at once. */
   ci->_indexed_vectors_count_case =
       QDRANT__COLLECTION_INFO___INDEXED_VECTORS_COUNT_INDEXED_VECTORS_COUNT;
-  ci->indexed_vectors_count = info->points_count;
+  ci->indexed_vectors_count = info->indexed_vectors_count;
   *out = ci;
   return GRPC_STATUS_OK;
 }

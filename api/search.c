@@ -1,7 +1,9 @@
 /*
  * Handlers of Search, SearchBatch, Query and QueryBatch.  All four reduce
- * to one nearest-neighbour request (struct nearest) on the engine's exact
- * search.  The engine has no offset or score threshold, so the handler
+ * to one nearest-neighbour request (struct nearest) on the engine's
+ * search, which walks the HNSW graph unless SearchParams.exact is set or
+ * the vector is small.  The engine has no offset or score threshold, so
+ * the handler
  * requests offset + limit hits and drops the first `offset` and those
  * that miss the threshold.
  */
@@ -23,9 +25,28 @@ typedef struct nearest {
   uint64_t limit, offset;
   const float *threshold; /* NULL: none */
   api_selection selection;
+  uint32_t ef;     /* HNSW beam width, 0 for the vector's default */
+  int exact;       /* score every vector instead of walking the graph */
   int has_exclude; /* query by point id: leave that point out */
   strata_point_id exclude;
 } nearest;
+
+/* Applies SearchParams: hnsw_ef and exact.  Other fields are ignored. */
+static grpc_status_code
+search_params(api_call *call, const Qdrant__SearchParams *params, nearest *n) {
+  if (params == NULL)
+    return GRPC_STATUS_OK;
+  if (params->_hnsw_ef_case == QDRANT__SEARCH_PARAMS___HNSW_EF_HNSW_EF) {
+    if (params->hnsw_ef > UINT32_MAX)
+      return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                      "hnsw_ef %llu is above 2^32-1",
+                      (unsigned long long)params->hnsw_ef);
+    n->ef = (uint32_t)params->hnsw_ef;
+  }
+  if (params->_exact_case == QDRANT__SEARCH_PARAMS___EXACT_EXACT)
+    n->exact = params->exact;
+  return GRPC_STATUS_OK;
+}
 
 /* Runs one nearest-neighbour request and converts its hits. */
 static grpc_status_code run_nearest(api_call *call, const char *collection,
@@ -64,7 +85,9 @@ static grpc_status_code run_nearest(api_call *call, const char *collection,
                                    .query = n->query,
                                    .dim = (uint32_t)n->dim,
                                    .k = (uint32_t)want,
-                                   .with = n->selection.with};
+                                   .with = n->selection.with,
+                                   .ef = n->ef,
+                                   .exact = n->exact};
   strata_records *hits = NULL;
   strata_status st = strata_search(call->db, collection, &request, &hits);
   if (st != STRATA_OK)
@@ -109,7 +132,7 @@ search_to_nearest(api_call *call, const Qdrant__SearchPoints *req, nearest *n) {
       QDRANT__SEARCH_POINTS___SCORE_THRESHOLD_SCORE_THRESHOLD)
     n->threshold = &req->score_threshold;
   n->selection = api_selection_make(req->with_payload, 0, req->with_vectors);
-  return GRPC_STATUS_OK;
+  return search_params(call, req->params, n);
 }
 
 /* Describes the collection of a request: existence, vectors, size. */
@@ -359,6 +382,9 @@ static grpc_status_code run_query(api_call *call, const char *collection,
       QDRANT__QUERY_POINTS___SCORE_THRESHOLD_SCORE_THRESHOLD)
     n.threshold = &req->score_threshold;
   n.selection = api_selection_make(req->with_payload, 0, req->with_vectors);
+  code = search_params(call, req->params, &n);
+  if (code != GRPC_STATUS_OK)
+    return code;
 
   const Qdrant__Query *query = req->query;
   if (query == NULL)

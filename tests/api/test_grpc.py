@@ -632,6 +632,108 @@ class ApiKeyTest(unittest.TestCase):
             os.unlink(f.name)
 
 
+class HnswTest(unittest.TestCase):
+    def test_hnsw_settings_and_exact(self):
+        with harness.Server(BINARY, SCRATCH) as server:
+            channel = grpc.insecure_channel(server.address)
+            coll = cgrpc.CollectionsStub(channel)
+            points = pgrpc.PointsStub(channel)
+            # Collection-wide m and ef_construct, a per-vector m, and a
+            # 1 KB threshold so that the graph is used.
+            coll.Create(cpb.CreateCollection(
+                collection_name="h",
+                hnsw_config=cpb.HnswConfigDiff(m=8, ef_construct=64,
+                                               full_scan_threshold=1),
+                vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                    size=16, distance=cpb.Dot,
+                    hnsw_config=cpb.HnswConfigDiff(m=12)))), timeout=10)
+            info = coll.Get(cpb.GetCollectionInfoRequest(
+                collection_name="h"), timeout=10).result
+            h = info.config.params.vectors_config.params.hnsw_config
+            self.assertEqual((h.m, h.ef_construct, h.full_scan_threshold),
+                             (12, 64, 1))
+            self.assertEqual(info.config.hnsw_config.m, 12)
+
+            import random
+            rng = random.Random(5)
+            data = [[rng.uniform(-1, 1) for _ in range(16)]
+                    for _ in range(2000)]
+            points.Upsert(ppb.UpsertPoints(
+                collection_name="h", wait=True,
+                points=[point(num(i), v) for i, v in enumerate(data)]),
+                timeout=60)
+            info = coll.Get(cpb.GetCollectionInfoRequest(
+                collection_name="h"), timeout=10).result
+            self.assertEqual(info.points_count, 2000)
+            self.assertLessEqual(info.indexed_vectors_count, 2000)
+
+            # exact=True must return the brute-force top 10.
+            import array
+            as_f32 = [list(array.array("f", v)) for v in data]
+            for _ in range(5):
+                q = list(array.array("f", [rng.uniform(-1, 1)
+                                           for _ in range(16)]))
+                scores = sorted(((sum(a * b for a, b in zip(q, v)), i)
+                                 for i, v in enumerate(as_f32)),
+                                reverse=True)
+                want = [i for _, i in scores[:10]]
+                hits = points.Search(ppb.SearchPoints(
+                    collection_name="h", vector=q, limit=10,
+                    params=ppb.SearchParams(exact=True)), timeout=10).result
+                self.assertEqual([id_of(x.id) for x in hits], want)
+                approx = points.Query(ppb.QueryPoints(
+                    collection_name="h", query=ppb.Query(
+                        nearest=ppb.VectorInput(dense=ppb.DenseVector(
+                            data=q))),
+                    limit=10, params=ppb.SearchParams(hnsw_ef=256)),
+                    timeout=10).result
+                found = len(set(id_of(x.id) for x in approx) & set(want))
+                self.assertGreaterEqual(found, 8)  # recall@10 of the graph
+
+            # On a poor graph (m=2) the approximate search misses some
+            # neighbours, so exact=True is seen to reach the engine.
+            coll.Create(cpb.CreateCollection(
+                collection_name="poor",
+                hnsw_config=cpb.HnswConfigDiff(m=2, ef_construct=4,
+                                               full_scan_threshold=1),
+                vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                    size=16, distance=cpb.Dot))), timeout=10)
+            points.Upsert(ppb.UpsertPoints(
+                collection_name="poor", wait=True,
+                points=[point(num(i), v) for i, v in enumerate(data)]),
+                timeout=60)
+            misses = 0
+            for _ in range(20):
+                q = list(array.array("f", [rng.uniform(-1, 1)
+                                           for _ in range(16)]))
+                scores = sorted(((sum(a * b for a, b in zip(q, v)), i)
+                                 for i, v in enumerate(as_f32)),
+                                reverse=True)
+                want = [i for _, i in scores[:10]]
+                exact = points.Search(ppb.SearchPoints(
+                    collection_name="poor", vector=q, limit=10,
+                    params=ppb.SearchParams(exact=True)), timeout=10).result
+                self.assertEqual([id_of(x.id) for x in exact], want)
+                graph = points.Search(ppb.SearchPoints(
+                    collection_name="poor", vector=q, limit=10,
+                    params=ppb.SearchParams(hnsw_ef=10)), timeout=10).result
+                misses += [id_of(x.id) for x in graph] != want
+            self.assertGreater(misses, 0)
+
+            # m out of the engine's range is rejected.
+            with self.assertRaises(grpc.RpcError) as ctx:
+                coll.Create(cpb.CreateCollection(
+                    collection_name="badm",
+                    hnsw_config=cpb.HnswConfigDiff(m=1),
+                    vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                        size=4, distance=cpb.Dot))), timeout=10)
+            self.assertEqual(ctx.exception.code(),
+                             grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("m is 1", ctx.exception.details())
+            channel.close()
+        self.assertEqual(server.exit_code, 0)
+
+
 class InvalidNamesTest(unittest.TestCase):
     def test_names_not_utf8(self):
         # The command-line tool accepts any bytes in names; the server must
