@@ -209,6 +209,31 @@ static void test_round_trip(const char *dir) {
       fprintf(stderr, "%s: code %d (%s)\n", cases[i].what, rc, msg);
     CHECK(rc == cases[i].expected);
   }
+
+  /* Random damage with a recomputed CRC, as a hostile writer would make:
+   * every outcome must be a clean error or an index that passes the
+   * check (load_bytes runs it), and never a crash. */
+  uint64_t state = 12345;
+  size_t accepted = 0, rejected = 0;
+  for (int round = 0; round < 400; round++) {
+    memcpy(copy, original.bytes, original.len);
+    int bytes = 1 + round % 4;
+    for (int i = 0; i < bytes; i++) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      size_t off = (size_t)(state >> 33) % (original.len - 4);
+      copy[off] = (uint8_t)(state >> 20);
+    }
+    fix_crc(copy, original.len);
+    int rc = load_bytes(scratch, copy, original.len, &vs, msg, sizeof msg);
+    CHECK(rc == STRATA_HNSW_OK || rc == STRATA_HNSW_ECORRUPT ||
+          rc == STRATA_HNSW_EMISMATCH);
+    accepted += rc == STRATA_HNSW_OK;
+    rejected += rc != STRATA_HNSW_OK;
+  }
+  printf("random damage with valid CRC: %zu rejected, %zu accepted and "
+         "checked\n",
+         rejected, accepted);
+  CHECK(rejected > 0);
   free(copy);
 
   /* A PRESENT node whose store slot was freed since the save. */
