@@ -7,7 +7,9 @@
  * graphs" (arXiv:1603.09320).  Each node gets a level drawn from a
  * geometric distribution with mL = 1/ln(m).  A node has up to m links on
  * each of its levels above 0 and up to 2m on level 0.  Neighbours are
- * chosen by the paper's heuristic (Algorithm 4).  A search descends
+ * chosen by the paper's heuristic (Algorithm 4); a new node's own list
+ * is then filled up to m with the nearest candidates the heuristic
+ * pruned (its keepPrunedConnections option).  A search descends
  * greedily from the entry point to level 1, then runs a beam of width ef
  * on level 0.
  *
@@ -33,6 +35,8 @@
  *   5. A slot keeps the level drawn the first time it was inserted, for
  *      the life of the index, so link arrays are never reallocated and a
  *      reader can never follow a pointer into freed memory.
+ *   6. Each node's level-0 in-degree count equals the number of level-0
+ *      lists that contain it.
  *
  * Concurrency
  * -----------
@@ -46,7 +50,10 @@
  * old and new entries, but every entry it sees is a valid node id, which is
  * all a beam search needs.  A new node becomes reachable only after its
  * own level and link arrays are set, because it is published by being
- * stored into a neighbour's list.
+ * stored into a neighbour's list.  Its lists are written from level 0 up,
+ * so a search that reaches it on some level finds its lists below
+ * already written.  Of two writers on the same slot, the one that comes
+ * second gets an error (EBUSY, EEXIST or ENOTFOUND), not a corrupt node.
  *
  * strata_hnsw_repair, strata_hnsw_save and strata_hnsw_check exclude
  * writers (an internal writer lock) but still allow searches.
@@ -61,8 +68,8 @@
  *   concurrent readers.  The level-0 records are instead kept in chunks of
  *   STRATA_VS_CHUNK nodes that never move: contiguous within a chunk,
  *   found through one table load, like the vector store.
- * - A lock per node.  A mutex is 40 bytes, as large as the level-0 links
- *   of m = 4.  A fixed array of striped locks is enough because a writer
+ * - A lock per node.  A mutex is 40 bytes, about as large as the level-0
+ *   links of m = 4.  A fixed array of striped locks is enough because a writer
  *   never holds two of them.
  * - Unlinking a deleted node at once.  Finding the nodes that link to it
  *   needs reverse links (memory on every node) or a scan of the whole graph.
