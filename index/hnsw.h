@@ -211,10 +211,11 @@ typedef struct strata_hnsw_info {
 
 void strata_hnsw_get_info(strata_hnsw *h, strata_hnsw_info *info);
 
-/* Verifies invariants 1 to 5 over the whole graph, waiting for writers.
- * Returns STRATA_HNSW_OK, or STRATA_HNSW_ECORRUPT after writing a
- * description of the first violation to `msg` (NUL-terminated, cut to
- * msg_len; msg may be NULL). */
+/* Verifies invariants 1 to 6 over the whole graph, waiting for writers.
+ * Returns STRATA_HNSW_OK, STRATA_HNSW_ENOMEM (the in-degree recount needs
+ * 4 bytes per slot), or STRATA_HNSW_ECORRUPT after writing a description
+ * of the first violation to `msg` (NUL-terminated, cut to msg_len; msg
+ * may be NULL). */
 int strata_hnsw_check(strata_hnsw *h, char *msg, size_t msg_len);
 
 /* Writes the index to `path` atomically: a temporary file in the same

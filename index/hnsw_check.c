@@ -76,8 +76,10 @@ static int check_list(strata_hnsw *h, uint32_t slot, unsigned level,
 static int check_indegrees(strata_hnsw *h, uint32_t limit, char *msg,
                            size_t msg_len) {
   uint32_t *count = calloc(limit ? limit : 1, sizeof *count);
-  if (!count)
-    return fail(msg, msg_len, "out of memory counting in-degrees");
+  if (!count) {
+    fail(msg, msg_len, "out of memory counting in-degrees");
+    return STRATA_HNSW_ENOMEM;
+  }
   for (uint32_t slot = 0; slot < limit; slot++) {
     if (hnsw_state(h, slot) == HNSW_FREE)
       continue;

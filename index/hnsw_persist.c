@@ -489,7 +489,10 @@ static int load_from(reader *r, const strata_vector_store *store,
     h->entry = hnsw_entry_pack(hd.entry,
                                hd.entry == HNSW_NONE ? 0 : hd.entry_level);
     char why[200];
-    if (hnsw_check_locked(h, why, sizeof why) != STRATA_HNSW_OK)
+    int check = hnsw_check_locked(h, why, sizeof why);
+    if (check == STRATA_HNSW_ENOMEM)
+      rc = load_fail(r, check, "%s", why);
+    else if (check != STRATA_HNSW_OK)
       rc = load_fail(r, STRATA_HNSW_ECORRUPT, "invalid graph: %s", why);
   }
   if (rc != STRATA_HNSW_OK) {
