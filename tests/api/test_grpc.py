@@ -632,6 +632,52 @@ class ApiKeyTest(unittest.TestCase):
             os.unlink(f.name)
 
 
+class SettingsTest(unittest.TestCase):
+    def run_serve(self, *args):
+        return subprocess.run([BINARY, "serve", "--port", "0"] + list(args),
+                              capture_output=True, text=True, timeout=60)
+
+    def test_invalid_settings(self):
+        tmp = tempfile.mkdtemp(prefix="settings-", dir=SCRATCH)
+        config = os.path.join(tmp, "c.json")
+        try:
+            cases = [
+                ('{"port": "x"}', [], 'port "x" is not an integer'),
+                ('{"colour": 1}', [], 'unknown setting "colour"'),
+                ('{"port": ', [], "cannot read configuration"),
+                ("{}", ["--threads", "-1"], "threads"),
+                ("{}", ["--max-message-mb", "0"], "max_message_mb"),
+            ]
+            for text, flags, message in cases:
+                with open(config, "w") as f:
+                    f.write(text)
+                result = self.run_serve("--data", tmp, "--config", config,
+                                        *flags)
+                self.assertEqual(result.returncode, 2, (text, flags))
+                self.assertIn(message, result.stderr)
+            result = self.run_serve("--data", tmp, "--tls-key", config)
+            self.assertEqual(result.returncode, 1)
+            self.assertIn("TLS needs both", result.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_ipv6_loopback(self):
+        try:
+            server = harness.Server(BINARY, SCRATCH,
+                                    ["--host", "::1"]).__enter__()
+        except RuntimeError as e:
+            self.skipTest("no IPv6 loopback: %s" % e)
+        try:
+            channel = grpc.insecure_channel("[::1]:%d" % server.port)
+            reply = qdrant_pb2_grpc.QdrantStub(channel).HealthCheck(
+                qdrant_pb2.HealthCheckRequest(), timeout=10)
+            self.assertEqual(reply.title, "strata")
+            channel.close()
+        finally:
+            server.__exit__(None, None, None)
+        self.assertEqual(server.exit_code, 0)
+
+
 class HnswTest(unittest.TestCase):
     def test_hnsw_settings_and_exact(self):
         with harness.Server(BINARY, SCRATCH) as server:
