@@ -15,9 +15,9 @@
  * then runs the handler and starts the FINISHING batch.  When that batch
  * completes the context is freed.  Registered methods ask gRPC to read
  * the request with the call (GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER),
- * so no call needs more than one batch.  Calls to unknown methods are
- * answered UNIMPLEMENTED; without a pending grpc_server_request_call they
- * would hang until the client's deadline.
+ * so no call needs more than one batch.  Calls to unknown methods get
+ * UNIMPLEMENTED.  Without a pending grpc_server_request_call they would
+ * hang until the client's deadline.
  *
  * Threads.  One completion queue is shared by every worker: gRPC hands
  * each event to whichever worker is free, which balances load whatever
