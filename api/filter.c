@@ -195,7 +195,7 @@ static grpc_status_code datetime_condition(api_call *call, const char *where,
 }
 
 /* Converts every test of a FieldCondition; several become one filter
- * whose `must` holds them all. */
+ * whose `must` contains them all. */
 static grpc_status_code field_condition(api_call *call, const char *where,
                                         const Qdrant__FieldCondition *f,
                                         strata_condition **out) {
