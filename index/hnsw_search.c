@@ -279,6 +279,11 @@ long strata_hnsw_search_stats(strata_hnsw *h, const float *query, size_t k,
     return 0;
   if (ef < k)
     ef = k;
+  /* A beam wider than the node count finds nothing more; the bound also
+   * keeps ef + 1 from overflowing. */
+  size_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
+  if (ef > limit + 1)
+    ef = limit + 1;
 
   hnsw_scratch *s = hnsw_scratch_get(h);
   if (!s)

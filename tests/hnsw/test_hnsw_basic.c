@@ -175,6 +175,10 @@ static void test_k_and_ef_bounds(void) {
   test_truth truth = test_exact(&vs, STRATA_METRIC_L2, &queries, 10, NULL);
   CHECK(test_recall(h, &queries, &truth, 1000, NULL) == 1.0);
 
+  /* An ef or k far beyond the count is bounded, not allocated. */
+  n = strata_hnsw_search(h, queries.rows, 100, SIZE_MAX, NULL, hits);
+  CHECK(n == 60);
+
   /* ef below k is raised to k: still k results. */
   n = strata_hnsw_search(h, queries.rows, 10, 1, NULL, hits);
   CHECK(n == 10);
