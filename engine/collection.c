@@ -28,7 +28,8 @@ strata_collection *strata_collection_new(const char *name, uint32_t id,
   c->id = id;
   c->spaces = calloc(n_vectors, sizeof *c->spaces);
   strata_id_map_init(&c->ids);
-  if (!c->name || !c->spaces) {
+  c->live = roaring_bitmap_create();
+  if (!c->name || !c->spaces || !c->live) {
     strata_collection_free(c);
     return NULL;
   }
@@ -67,6 +68,11 @@ void strata_collection_free(strata_collection *c) {
       strata_vs_destroy(&c->spaces[s].store);
   }
   free(c->spaces);
+  for (size_t i = 0; i < c->n_field_indexes; i++)
+    strata_payload_index_free(c->field_indexes[i]);
+  free(c->field_indexes);
+  if (c->live)
+    roaring_bitmap_free(c->live);
   strata_id_map_destroy(&c->ids);
   free(c->points);
   free(c->slots);
@@ -190,6 +196,9 @@ void strata_collection_put(strata_collection *c, const strata_point_id *id,
     for (size_t s = 0; s < c->n_spaces; s++)
       c->slots[(size_t)point * c->n_spaces + s] = STRATA_NO_SLOT;
     strata_id_map_put(&c->ids, id, point);
+    /* NOTE: this CRoaring version has no checked add; a failed
+     * allocation inside it is not reported. */
+    roaring_bitmap_add(c->live, point);
     c->n_points++;
   }
   for (size_t s = 0; s < c->n_spaces; s++)
@@ -203,6 +212,7 @@ int strata_collection_remove(strata_collection *c, const strata_point_id *id) {
   for (size_t s = 0; s < c->n_spaces; s++)
     set_space_vector(c, point, s, NULL);
   c->free_points[c->n_free_points++] = point;
+  roaring_bitmap_remove(c->live, point);
   c->n_points--;
   return 1;
 }

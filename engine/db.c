@@ -318,7 +318,7 @@ static strata_status load_all(strata_db *db) {
     strata_index_files_finish_load(db, db->collections[i]);
     db->collections[i]->loading = 0;
   }
-  return STRATA_OK;
+  return strata_field_indexes_load(db);
 }
 
 /* ------------------------------------------------------------------ */
@@ -599,6 +599,7 @@ strata_status strata_collection_drop(strata_db *db, const char *name) {
   strata_store_batch_delete(batch, db->store, STRATA_CF_META, key,
                             strlen(key));
   strata_store_batch_delete_collection(batch, db->store, c->id);
+  strata_field_indexes_forget(db, c, batch);
   st = strata_store_write(db->store, batch, 1);
   if (st != STRATA_OK)
     goto done;
@@ -652,6 +653,11 @@ void strata_collection_info_free(strata_collection_info *info) {
   for (size_t i = 0; i < info->n_vectors; i++)
     free((char *)info->vectors[i].name);
   free(info->vectors);
+  for (size_t i = 0; i < info->n_field_indexes; i++) {
+    free(info->field_indexes[i].field);
+    free(info->field_indexes[i].type);
+  }
+  free(info->field_indexes);
   free(info->name);
   free(info);
 }
@@ -696,6 +702,22 @@ strata_status strata_collection_describe(strata_db *db, const char *name,
     }
   }
   info->points_count = c->n_points;
+  info->field_indexes =
+      calloc(c->n_field_indexes + 1, sizeof *info->field_indexes);
+  if (!info->field_indexes)
+    goto oom;
+  for (size_t i = 0; i < c->n_field_indexes; i++) {
+    const strata_payload_index *index = c->field_indexes[i];
+    strata_field_index_info *fi = &info->field_indexes[i];
+    fi->field = strdup(strata_payload_index_field(index));
+    fi->type = strdup(strata_index_type_name(strata_payload_index_type(index)));
+    if (!fi->field || !fi->type) {
+      free(fi->field);
+      free(fi->type);
+      goto oom;
+    }
+    info->n_field_indexes = i + 1;
+  }
   *out = info;
   info = NULL;
   goto done;

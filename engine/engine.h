@@ -39,6 +39,7 @@
 #include "../index/vector_store.h"
 #include "../storage/store.h"
 #include "id_map.h"
+#include "payload_index.h"
 #include "status.h"
 #include "strata.h"
 
@@ -79,6 +80,11 @@ typedef struct strata_collection {
   size_t n_free_points;
   uint64_t n_points; /* live points */
   int loading;       /* set while strata_open() loads the points */
+  roaring_bitmap_t *live; /* point numbers in use */
+  /* Payload indexes (field_index.c), sorted by field.  Changed under
+   * db->lock held exclusively; readers use them under the shared lock. */
+  strata_payload_index **field_indexes;
+  size_t n_field_indexes;
 } strata_collection;
 
 struct strata_db {
@@ -158,11 +164,89 @@ void strata_index_files_save(strata_db *db, strata_collection *c,
 void strata_index_files_remove(strata_db *db, uint32_t collection_id,
                                size_t n_spaces);
 
+/* search.c: validates a request against the collection and copies its
+ * query, normalised for Cosine, into `query` (dim floats). */
+strata_status strata_search_request_check(const strata_collection *c,
+                                          const strata_search_request *req,
+                                          size_t index, int *space_out,
+                                          float *query);
+
+/* planner.c: how one search request is answered (see the file). */
+typedef enum strata_plan_strategy {
+  STRATA_PLAN_EXACT = 0,
+  STRATA_PLAN_HNSW = 1,
+  STRATA_PLAN_EXACT_FILTERED = 2,
+  STRATA_PLAN_HNSW_FILTERED = 3
+} strata_plan_strategy;
+
+typedef struct strata_plan {
+  strata_plan_strategy strategy;
+  int space;
+  roaring_bitmap_t *allowed;     /* matching points; NULL without filter */
+  uint64_t matching;             /* points that match */
+  uint64_t matching_with_vector; /* of them, those with this vector */
+  size_t threshold;              /* full-scan threshold in points */
+} strata_plan;
+
+/* full_scan_threshold_kb of the space in vectors. */
+size_t strata_space_threshold_points(const strata_space *space);
+/* Chooses the plan; with a filter, computes the matching set.  Caller
+ * holds db->lock shared and releases the plan with strata_plan_release.
+ * The request must have passed strata_search_request_check(). */
+strata_status strata_plan_make(strata_db *db, const strata_collection *c,
+                               int space_index,
+                               const strata_search_request *request,
+                               strata_plan *plan);
+/* Runs the plan; returns min(k, plan->matching_with_vector) hits, or -1
+ * when out of memory.  `out` has room for k hits. */
+long strata_plan_search(const strata_collection *c, const strata_plan *plan,
+                        const float *query, size_t k, size_t ef,
+                        strata_hit *out);
+void strata_plan_release(strata_plan *plan);
+
 /* db.c */
 strata_collection *strata_db_find(strata_db *db, const char *name);
 /* Replaces db->view with a snapshot of the current state; caller holds
  * db->lock exclusively. */
 void strata_db_publish_view(strata_db *db);
+
+/* field_index.c: payloads, payload indexes and filter evaluation. */
+/* Reads and parses the payload of `id` from db->view; *out is NULL when
+ * the point has none.  The caller releases it with json_decref(). */
+strata_status strata_payload_read(strata_db *db, const strata_collection *c,
+                                  const strata_point_id *id, json_t **out);
+/* Fills `out` with the collection's payload indexes and an id resolver. */
+void strata_collection_indexes(const strata_collection *c,
+                               strata_payload_indexes *out);
+/* Sets *out to a new bitmap of the live points that match `filter` (all
+ * live points when it is NULL).  Caller holds db->lock shared or
+ * db->write_mutex. */
+strata_status strata_collection_select(strata_db *db,
+                                       const strata_collection *c,
+                                       const strata_filter *filter,
+                                       roaring_bitmap_t **out);
+/* Replaces what the indexes hold for `point`: old_payload's values out,
+ * new_payload's in (either may be NULL).  Caller holds db->lock
+ * exclusively.  Cannot fail: an index that runs out of memory marks
+ * itself broken and strata_field_indexes_prepare() rebuilds it. */
+void strata_field_indexes_update(strata_collection *c, uint32_t point,
+                                 const json_t *old_payload,
+                                 const json_t *new_payload);
+/* Ends a write batch: merges index tails and rebuilds broken indexes
+ * from db->view.  Caller holds db->lock exclusively, after publishing. */
+void strata_field_indexes_prepare(strata_db *db, strata_collection *c);
+/* At open, after the points are loaded: creates the stored indexes and
+ * fills them from the payloads. */
+strata_status strata_field_indexes_load(strata_db *db);
+/* Adds to `batch` the deletion of every index definition of `c`. */
+void strata_field_indexes_forget(strata_db *db, strata_collection *c,
+                                 strata_store_batch *batch);
+
+/* points.c: deletes the points of `ids` in one batch; the caller holds
+ * db->write_mutex and has validated the ids. */
+strata_status strata_delete_locked(strata_db *db, strata_collection *c,
+                                   const strata_point_id *ids, size_t n_ids,
+                                   int sync, uint64_t *n_deleted);
 
 /* records.c */
 strata_records *strata_records_new(size_t capacity);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "filter.h"
 
 /* ------------------------------------------------------------------ */
 /* Validation                                                           */
@@ -132,6 +133,63 @@ static strata_status check_write_call(strata_db *db, const char *collection,
 }
 
 /* ------------------------------------------------------------------ */
+/* Payload index upkeep                                                 */
+
+/* What step 4 needs to keep payload indexes in step with an upsert: for
+ * the last occurrence of each id (is_last), its new payload parsed and
+ * the payload it replaces, read from db->view. */
+typedef struct index_inputs {
+  json_t **new_payloads;
+  json_t **old_payloads;
+  uint8_t *is_last;
+  size_t n;
+} index_inputs;
+
+static void index_inputs_release(index_inputs *in) {
+  for (size_t i = 0; i < in->n; i++) {
+    json_decref(in->new_payloads[i]);
+    json_decref(in->old_payloads[i]);
+  }
+  free(in->new_payloads);
+  free(in->old_payloads);
+  free(in->is_last);
+}
+
+static strata_status index_inputs_read(strata_db *db,
+                                       const strata_collection *c,
+                                       const strata_point *points, size_t n,
+                                       index_inputs *in) {
+  in->new_payloads = calloc(n ? n : 1, sizeof *in->new_payloads);
+  in->old_payloads = calloc(n ? n : 1, sizeof *in->old_payloads);
+  in->is_last = calloc(n ? n : 1, 1);
+  strata_id_map seen;
+  strata_id_map_init(&seen);
+  if (!in->new_payloads || !in->old_payloads || !in->is_last ||
+      strata_id_map_reserve(&seen, n) != 0) {
+    strata_id_map_destroy(&seen);
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  }
+  in->n = n;
+  strata_status st = STRATA_OK;
+  for (size_t i = n; i-- > 0 && st == STRATA_OK;) {
+    const strata_point *p = &points[i];
+    if (strata_id_map_get(&seen, &p->id) != STRATA_NO_POINT)
+      continue;
+    strata_id_map_put(&seen, &p->id, (uint32_t)i);
+    in->is_last[i] = 1;
+    if (p->payload && (p->payload_len || *p->payload)) {
+      size_t len = p->payload_len ? p->payload_len : strlen(p->payload);
+      st = strata_payload_load(p->payload, len, &in->new_payloads[i]);
+    }
+    if (st == STRATA_OK &&
+        strata_id_map_get(&c->ids, &p->id) != STRATA_NO_POINT)
+      st = strata_payload_read(db, c, &p->id, &in->old_payloads[i]);
+  }
+  strata_id_map_destroy(&seen);
+  return st;
+}
+
+/* ------------------------------------------------------------------ */
 /* Upsert                                                               */
 
 strata_status strata_upsert(strata_db *db, const char *collection,
@@ -150,6 +208,7 @@ strata_status strata_upsert(strata_db *db, const char *collection,
   const float **vectors = NULL;
   uint8_t *record = NULL;
   size_t record_cap = 0;
+  index_inputs inputs = {NULL, NULL, NULL, 0};
   strata_collection *c = strata_db_find(db, collection);
   if (!c) {
     st = strata_fail(STRATA_ERR_NOT_FOUND,
@@ -213,6 +272,13 @@ strata_status strata_upsert(strata_db *db, const char *collection,
     }
   }
 
+  /* Payloads are valid now; parse what the payload indexes need. */
+  if (c->n_field_indexes > 0) {
+    st = index_inputs_read(db, c, points, n_points, &inputs);
+    if (st != STRATA_OK)
+      goto done;
+  }
+
   /* Step 2: reserve memory so that applying cannot fail.  Growing moves
    * arrays that readers use, so it needs the exclusive lock too. */
   pthread_rwlock_wrlock(&db->lock);
@@ -233,9 +299,15 @@ strata_status strata_upsert(strata_db *db, const char *collection,
 
   /* Step 4: apply in order, so the last occurrence of an id wins. */
   pthread_rwlock_wrlock(&db->lock);
-  for (size_t i = 0; i < n_points; i++)
+  for (size_t i = 0; i < n_points; i++) {
     strata_collection_put(c, &points[i].id, vectors + i * c->n_spaces);
+    if (inputs.n > 0 && inputs.is_last[i])
+      strata_field_indexes_update(c, strata_id_map_get(&c->ids, &points[i].id),
+                                  inputs.old_payloads[i],
+                                  inputs.new_payloads[i]);
+  }
   strata_db_publish_view(db);
+  strata_field_indexes_prepare(db, c);
   pthread_rwlock_unlock(&db->lock);
 
   /* Step 5: graph linking, while searches run. */
@@ -248,6 +320,7 @@ done:
   free(buffer);
   free(vectors);
   free(record);
+  index_inputs_release(&inputs);
   return st;
 }
 
@@ -271,14 +344,23 @@ strata_status strata_delete(strata_db *db, const char *collection,
   }
 
   pthread_mutex_lock(&db->write_mutex);
-  strata_store_batch *batch = NULL;
   strata_collection *c = strata_db_find(db, collection);
-  if (!c) {
+  if (!c)
     st = strata_fail(STRATA_ERR_NOT_FOUND, "collection \"%s\" not found",
                      collection);
-    goto done;
-  }
-  batch = strata_store_batch_new();
+  else
+    st = strata_delete_locked(db, c, ids, n_ids,
+                              options ? options->wait : 0, n_deleted);
+  pthread_mutex_unlock(&db->write_mutex);
+  return st;
+}
+
+strata_status strata_delete_locked(strata_db *db, strata_collection *c,
+                                   const strata_point_id *ids, size_t n_ids,
+                                   int sync, uint64_t *n_deleted) {
+  strata_status st = STRATA_OK;
+  json_t **old_payloads = NULL;
+  strata_store_batch *batch = strata_store_batch_new();
   if (!batch) {
     st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
     goto done;
@@ -290,15 +372,37 @@ strata_status strata_delete(strata_db *db, const char *collection,
     strata_store_batch_delete(batch, db->store, STRATA_CF_PAYLOADS, key,
                               klen);
   }
-  st = strata_store_write(db->store, batch, options ? options->wait : 0);
+
+  /* The payload indexes forget what the old payloads put in them. */
+  if (c->n_field_indexes > 0) {
+    old_payloads = calloc(n_ids ? n_ids : 1, sizeof *old_payloads);
+    if (!old_payloads) {
+      st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+      goto done;
+    }
+    for (size_t i = 0; i < n_ids && st == STRATA_OK; i++)
+      if (strata_id_map_get(&c->ids, &ids[i]) != STRATA_NO_POINT)
+        st = strata_payload_read(db, c, &ids[i], &old_payloads[i]);
+    if (st != STRATA_OK)
+      goto done;
+  }
+
+  st = strata_store_write(db->store, batch, sync);
   if (st != STRATA_OK)
     goto done;
 
   pthread_rwlock_wrlock(&db->lock);
   uint64_t removed = 0;
-  for (size_t i = 0; i < n_ids; i++)
+  for (size_t i = 0; i < n_ids; i++) {
+    uint32_t point = strata_id_map_get(&c->ids, &ids[i]);
+    if (point == STRATA_NO_POINT)
+      continue; /* missing, or a repeat of an id removed above */
+    if (old_payloads)
+      strata_field_indexes_update(c, point, old_payloads[i], NULL);
     removed += (uint64_t)strata_collection_remove(c, &ids[i]);
+  }
   strata_db_publish_view(db);
+  strata_field_indexes_prepare(db, c);
   pthread_rwlock_unlock(&db->lock);
   for (size_t s = 0; s < c->n_spaces; s++)
     strata_space_index_link(db, c, &c->spaces[s]);
@@ -306,8 +410,10 @@ strata_status strata_delete(strata_db *db, const char *collection,
     *n_deleted = removed;
 
 done:
-  pthread_mutex_unlock(&db->write_mutex);
   strata_store_batch_free(batch);
+  for (size_t i = 0; old_payloads && i < n_ids; i++)
+    json_decref(old_payloads[i]);
+  free(old_payloads);
   return st;
 }
 

@@ -5,12 +5,10 @@
 
 #include "engine.h"
 
-/* Validates a request against the collection and copies its query,
- * normalised for Cosine, into `query` (space->dim floats). */
-static strata_status prepare_request(const strata_collection *c,
-                                     const strata_search_request *req,
-                                     size_t index, int *space_out,
-                                     float *query) {
+strata_status strata_search_request_check(const strata_collection *c,
+                                          const strata_search_request *req,
+                                          size_t index, int *space_out,
+                                          float *query) {
   const char *vname = req->vector_name ? req->vector_name : "";
   int s = strata_collection_space(c, vname);
   if (s < 0)
@@ -85,6 +83,23 @@ static size_t clamp_k(const strata_space *space, uint32_t k) {
   return k < live ? k : live;
 }
 
+/* Answers one filtered request through the planner.  Returns the hit
+ * count, or -1 with *st set. */
+static long filtered_search(strata_db *db, const strata_collection *c,
+                            int space, const strata_search_request *request,
+                            const float *query, strata_hit *hits,
+                            strata_status *st) {
+  strata_plan plan;
+  *st = strata_plan_make(db, c, space, request, &plan);
+  if (*st != STRATA_OK)
+    return -1;
+  long n = strata_plan_search(c, &plan, query, request->k, request->ef, hits);
+  strata_plan_release(&plan);
+  if (n < 0)
+    *st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory during search");
+  return n;
+}
+
 strata_status strata_search_batch(strata_db *db, const char *collection,
                                   const strata_search_request *requests,
                                   size_t n_requests, strata_records ***out) {
@@ -126,7 +141,8 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
   int same_space = 1;
   int same_k = 1;
   for (size_t i = 0; i < n_requests && st == STRATA_OK; i++) {
-    st = prepare_request(c, &requests[i], i, &spaces[i], queries + offset);
+    st = strata_search_request_check(c, &requests[i], i, &spaces[i],
+                                     queries + offset);
     if (st == STRATA_OK) {
       offset += c->spaces[spaces[i]].dim;
       same_space &= spaces[i] == spaces[0];
@@ -145,7 +161,8 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
 
   int all_exact = 1;
   for (size_t i = 0; i < n_requests; i++)
-    all_exact &= requests[i].exact || !space_uses_graph(&c->spaces[spaces[i]]);
+    all_exact &= !requests[i].filter &&
+                 (requests[i].exact || !space_uses_graph(&c->spaces[spaces[i]]));
   if (same_space && same_k && all_exact && n_requests > 1) {
     /* One pass over the stored vectors serves every query. */
     const strata_space *space = &c->spaces[spaces[0]];
@@ -163,11 +180,18 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
     offset = 0;
     for (size_t i = 0; i < n_requests && st == STRATA_OK; i++) {
       const strata_space *space = &c->spaces[spaces[i]];
-      size_t k = clamp_k(space, requests[i].k);
-      long n = k ? strata_space_search(space, queries + offset, k,
-                                       requests[i].ef, requests[i].exact,
-                                       hits)
-                 : 0;
+      long n;
+      if (requests[i].filter) {
+        n = filtered_search(db, c, spaces[i], &requests[i], queries + offset,
+                            hits, &st);
+        if (st != STRATA_OK)
+          break;
+      } else {
+        size_t k = clamp_k(space, requests[i].k);
+        n = k ? strata_space_search(space, queries + offset, k,
+                                    requests[i].ef, requests[i].exact, hits)
+              : 0;
+      }
       offset += space->dim;
       if (n < 0) {
         st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory during search");

@@ -31,6 +31,9 @@
 extern "C" {
 #endif
 
+/* Defined in strata_filter.h, which is included at the end. */
+typedef struct strata_filter strata_filter;
+
 #define STRATA_VERSION_STRING "0.1.0"
 
 /* ------------------------------------------------------------------ */
@@ -186,6 +189,13 @@ strata_status strata_collection_drop(strata_db *db, const char *name);
 strata_status strata_collection_list(strata_db *db, char ***out);
 void strata_names_free(char **names);
 
+/* One payload index of a collection (see strata_field_index_create). */
+typedef struct strata_field_index_info {
+  char *field; /* canonical key path */
+  char *type;  /* "keyword", "integer", "float", "bool", "uuid",
+                  "datetime" or "text" */
+} strata_field_index_info;
+
 /* Describes a collection.  The caller frees *out with
  * strata_collection_info_free(). */
 typedef struct strata_collection_info {
@@ -197,6 +207,9 @@ typedef struct strata_collection_info {
    * vectors; lower than the vectors stored while a write is linking, or
    * when a graph could not be built (searches then scan exactly). */
   uint64_t indexed_vectors_count;
+  /* Payload indexes, sorted by field; owned by this struct. */
+  struct strata_field_index_info *field_indexes;
+  size_t n_field_indexes;
 } strata_collection_info;
 
 strata_status strata_collection_describe(strata_db *db, const char *name,
@@ -312,6 +325,9 @@ typedef struct strata_search_request {
    * Values below k are raised to k.  Larger is slower and more exact. */
   uint32_t ef;
   int exact; /* nonzero: score every vector instead of using the graph */
+  /* Only points that match this filter are returned; NULL for all.
+   * Borrowed for the call. */
+  const strata_filter *filter;
 } strata_search_request;
 
 /* Finds the k points whose vector `vector_name` is closest to the query,
@@ -339,8 +355,145 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
                                   size_t n_requests, strata_records ***out);
 void strata_records_free_array(strata_records **array, size_t n);
 
+/* ------------------------------------------------------------------ */
+/* Filters                                                              */
+
+/* Filters (strata_filter.h) select points by payload and id.  Every call
+ * below that takes a filter borrows it for the call only; NULL selects
+ * every point.  Filtered reads evaluate the filter against the same
+ * state as the rest of the read. */
+
+/* Like strata_scroll(), but returns only points that match `filter`:
+ * up to `limit` of them in id order, from `offset` on.  *next is the
+ * next matching id.  Errors as strata_scroll(), and STRATA_ERR_IO or
+ * STRATA_ERR_CORRUPTION when a payload cannot be read. */
+strata_status strata_scroll_filtered(strata_db *db, const char *collection,
+                                     const strata_filter *filter,
+                                     const strata_point_id *offset,
+                                     size_t limit, int with,
+                                     strata_records **out,
+                                     strata_point_id *next, int *has_next);
+
+/* Counts the points that match `filter` exactly. */
+strata_status strata_count_filtered(strata_db *db, const char *collection,
+                                    const strata_filter *filter,
+                                    uint64_t *out);
+
+/* Deletes every point that matches `filter` in one atomic batch and sets
+ * *n_deleted (when not NULL) to their number.  A NULL filter is rejected
+ * (STRATA_ERR_INVALID_ARGUMENT) so that a mistake cannot empty a
+ * collection; pass an empty filter to mean every point. */
+strata_status strata_delete_by_filter(strata_db *db, const char *collection,
+                                      const strata_filter *filter,
+                                      const strata_write_options *options,
+                                      uint64_t *n_deleted);
+
+/* Describes how strata_search() would answer `request` and sets *out to
+ * a malloc'd JSON object the caller frees with free():
+ *
+ *   {"strategy": "exact" | "hnsw" | "exact_filtered" | "hnsw_filtered",
+ *    "vector": name, "points": live points, "vectors": points with this
+ *    vector, "full_scan_threshold_points": n,
+ *    "filter": the filter as JSON or null,
+ *    "estimate": {"min", "expected", "max"} from the payload indexes,
+ *    "matching": points that match the filter,
+ *    "matching_with_vector": those of them that have this vector,
+ *    "indexes_used": [fields with a usable payload index]}
+ *
+ * exact_filtered scores the matching points one by one; it is chosen
+ * when fewer of them than full_scan_threshold_points have the vector.
+ * hnsw_filtered walks the graph and skips points that do not match.
+ * Errors as strata_search(). */
+strata_status strata_search_explain(strata_db *db, const char *collection,
+                                    const strata_search_request *request,
+                                    char **out);
+
+/* ------------------------------------------------------------------ */
+/* Payload updates                                                      */
+
+/* The points a payload update applies to: the listed ids (those that do
+ * not exist are skipped), or when `ids` is NULL every point that matches
+ * `filter`.  One of the two must be set. */
+typedef struct strata_point_selector {
+  const strata_point_id *ids;
+  size_t n_ids;
+  const strata_filter *filter;
+} strata_point_selector;
+
+/* Merges the JSON object `payload` into the payload of each selected
+ * point: its top-level keys replace the point's, and a key whose value
+ * is null is removed.  With `key` (a key path such as "a.b", or NULL),
+ * the merge happens in the object at that path instead, which is
+ * created when missing and replaced when it is not an object.
+ *
+ * Each payload update writes one atomic batch and honours
+ * options->wait (`options` may be NULL).  On any error nothing changes.
+ * Errors: STRATA_ERR_NOT_FOUND (collection), STRATA_ERR_INVALID_ARGUMENT
+ * (payload not a JSON object, bad key path, key path through an array,
+ * no ids and no filter), STRATA_ERR_IO.  Payloads are stored as
+ * compact JSON after a set or a delete of keys; overwrite stores the
+ * given text byte for byte.  Sets *n_updated (when not NULL) to the
+ * number of points changed. */
+strata_status strata_payload_set(strata_db *db, const char *collection,
+                                 const strata_point_selector *points,
+                                 const char *payload, const char *key,
+                                 const strata_write_options *options,
+                                 uint64_t *n_updated);
+
+/* Replaces the payload of each selected point with `payload` (a JSON
+ * object; "{}" empties it).  Errors as strata_payload_set(). */
+strata_status strata_payload_overwrite(strata_db *db, const char *collection,
+                                       const strata_point_selector *points,
+                                       const char *payload,
+                                       const strata_write_options *options,
+                                       uint64_t *n_updated);
+
+/* Removes the values at the given key paths ("a", "a.b", "a[].b",
+ * "a[0]") from each selected point's payload; paths that are missing
+ * are ignored.  Errors as strata_payload_set(). */
+strata_status strata_payload_delete_keys(strata_db *db,
+                                         const char *collection,
+                                         const strata_point_selector *points,
+                                         const char *const *keys,
+                                         size_t n_keys,
+                                         const strata_write_options *options,
+                                         uint64_t *n_updated);
+
+/* Empties the payload of each selected point.  Errors as
+ * strata_payload_set(). */
+strata_status strata_payload_clear(strata_db *db, const char *collection,
+                                   const strata_point_selector *points,
+                                   const strata_write_options *options,
+                                   uint64_t *n_updated);
+
+/* ------------------------------------------------------------------ */
+/* Payload indexes                                                      */
+
+/* Creates a payload index on `field` (a key path, as filters write it)
+ * of type "keyword", "integer", "float", "bool", "uuid", "datetime" or
+ * "text".  The index is built over the existing points before the call
+ * returns, kept up to date by every write, and its definition is stored
+ * so that strata_open() rebuilds it.  Indexes only make filters faster:
+ * results are the same without them.
+ *
+ * Errors: STRATA_ERR_NOT_FOUND (collection), STRATA_ERR_INVALID_ARGUMENT
+ * (unknown type, malformed field path), STRATA_ERR_ALREADY_EXISTS (the
+ * field already has an index; drop it first), STRATA_ERR_IO. */
+strata_status strata_field_index_create(strata_db *db, const char *collection,
+                                        const char *field, const char *type,
+                                        const strata_write_options *options);
+
+/* Drops the payload index on `field`.  Errors: STRATA_ERR_NOT_FOUND
+ * (collection, or no index on that field), STRATA_ERR_INVALID_ARGUMENT
+ * (malformed field path), STRATA_ERR_IO. */
+strata_status strata_field_index_drop(strata_db *db, const char *collection,
+                                      const char *field,
+                                      const strata_write_options *options);
+
 #ifdef __cplusplus
 }
 #endif
+
+#include "strata_filter.h"
 
 #endif
