@@ -103,5 +103,11 @@ int cmd_delete(int argc, char **argv);
 int cmd_count(int argc, char **argv);
 int cmd_scroll(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_payload(int argc, char **argv);
+
+/* Parses option --filter into *out (NULL when absent).  Returns -1 after
+ * printing the error line when the JSON is not a valid filter. */
+int cli_get_filter(const cli_args *args, strata_filter **out);
 
 #endif

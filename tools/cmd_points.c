@@ -4,6 +4,18 @@
 
 #include "cli.h"
 
+int cli_get_filter(const cli_args *args, strata_filter **out) {
+  *out = NULL;
+  const char *text = cli_get(args, "filter");
+  if (text == NULL)
+    return 0;
+  if (strata_filter_parse_json(text, strlen(text), out) != STRATA_OK) {
+    cli_usage(args->command, "--filter is invalid: %s", strata_last_error());
+    return -1;
+  }
+  return 0;
+}
+
 /* Parses positional arguments [first, n) as point ids into a new array. */
 static strata_point_id *parse_ids(const cli_args *args, size_t first) {
   size_t n = args->n_positional - first;
@@ -38,6 +50,7 @@ static const char get_help[] =
     "found, after printing the points that were.\n"
     "\n"
     "  --with-vectors   include the vectors\n"
+    "  --filter JSON    print only the points that match this filter\n"
     "  --data DIR       database directory\n";
 
 int cmd_get(int argc, char **argv) {
@@ -97,63 +110,80 @@ done:
 }
 
 static const char delete_help[] =
-    "usage: strata delete NAME ID... [--wait]\n"
+    "usage: strata delete NAME (ID... | --filter JSON) [--wait]\n"
     "\n"
-    "Deletes points by id; ids that do not exist are ignored.  Prints how\n"
-    "many points existed and were deleted.\n"
+    "Deletes points by id, or every point that matches a filter; ids that\n"
+    "do not exist are ignored.  Prints how many points were deleted.\n"
     "\n"
-    "  --wait       return only after the deletion is synced to disk\n"
-    "  --data DIR   database directory\n";
+    "  --filter JSON  delete the points whose payload matches this filter\n"
+    "                 (Qdrant's JSON form; {} matches every point)\n"
+    "  --wait         return only after the deletion is synced to disk\n"
+    "  --data DIR     database directory\n";
 
 int cmd_delete(int argc, char **argv) {
-  static const cli_option_spec specs[] = {{"wait", 0}, {NULL, 0}};
+  static const cli_option_spec specs[] = {
+      {"wait", 0}, {"filter", 1}, {NULL, 0}};
   cli_args args;
   strata_point_id *ids = NULL;
+  strata_filter *filter = NULL;
   strata_db *db = NULL;
   int rc = CLI_EXIT_FAILURE;
 
   if (cli_parse(argc, argv, specs, delete_help, &args) < 0)
     return CLI_EXIT_USAGE;
-  if (args.n_positional < 2) {
-    rc = cli_usage("delete", "expected a collection name and at least one "
-                   "id");
+  int by_filter = cli_has(&args, "filter");
+  if (args.n_positional < 1 || (by_filter != (args.n_positional == 1))) {
+    rc = cli_usage("delete", "expected a collection name and either ids or "
+                   "--filter");
     goto done;
   }
-  ids = parse_ids(&args, 1);
-  if (ids == NULL)
+  if (by_filter ? cli_get_filter(&args, &filter) < 0
+                : (ids = parse_ids(&args, 1)) == NULL) {
+    rc = by_filter ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
     goto done;
+  }
   db = cli_open_db(&args, 1);
   if (db == NULL)
     goto done;
 
   strata_write_options options = {cli_has(&args, "wait")};
   uint64_t deleted = 0;
-  if (strata_delete(db, args.positional[0], ids, args.n_positional - 1,
-                    &options, &deleted) != STRATA_OK) {
+  strata_status st =
+      by_filter ? strata_delete_by_filter(db, args.positional[0], filter,
+                                          &options, &deleted)
+                : strata_delete(db, args.positional[0], ids,
+                                args.n_positional - 1, &options, &deleted);
+  if (st != STRATA_OK) {
     cli_fail("delete failed", "%s", strata_last_error());
     goto done;
   }
-  printf("deleted %llu of %zu points\n", (unsigned long long)deleted,
-         args.n_positional - 1);
+  if (by_filter)
+    printf("deleted %llu points\n", (unsigned long long)deleted);
+  else
+    printf("deleted %llu of %zu points\n", (unsigned long long)deleted,
+           args.n_positional - 1);
   rc = 0;
 
 done:
   strata_close(db);
   free(ids);
+  strata_filter_free(filter);
   cli_args_free(&args);
   return rc;
 }
 
 static const char count_help[] =
-    "usage: strata count NAME\n"
+    "usage: strata count NAME [--filter JSON]\n"
     "\n"
     "Prints the number of points in a collection.\n"
     "\n"
-    "  --data DIR   database directory\n";
+    "  --filter JSON  count only the points that match this filter\n"
+    "  --data DIR     database directory\n";
 
 int cmd_count(int argc, char **argv) {
-  static const cli_option_spec specs[] = {{NULL, 0}};
+  static const cli_option_spec specs[] = {{"filter", 1}, {NULL, 0}};
   cli_args args;
+  strata_filter *filter = NULL;
   int rc = CLI_EXIT_FAILURE;
 
   if (cli_parse(argc, argv, specs, count_help, &args) < 0)
@@ -164,10 +194,15 @@ int cmd_count(int argc, char **argv) {
     cli_args_free(&args);
     return rc;
   }
+  if (cli_get_filter(&args, &filter) < 0) {
+    cli_args_free(&args);
+    return CLI_EXIT_USAGE;
+  }
   strata_db *db = cli_open_db(&args, 0);
   if (db != NULL) {
     uint64_t count = 0;
-    if (strata_count(db, args.positional[0], &count) != STRATA_OK) {
+    if (strata_count_filtered(db, args.positional[0], filter, &count) !=
+        STRATA_OK) {
       cli_fail("count failed", "%s", strata_last_error());
     } else {
       printf("%llu\n", (unsigned long long)count);
@@ -175,12 +210,14 @@ int cmd_count(int argc, char **argv) {
     }
     strata_close(db);
   }
+  strata_filter_free(filter);
   cli_args_free(&args);
   return rc;
 }
 
 static const char scroll_help[] =
     "usage: strata scroll NAME [--offset ID] [--limit N] [--with-vectors]\n"
+    "                     [--filter JSON]\n"
     "\n"
     "Prints points in id order, one JSON object per line.  When more\n"
     "points follow, a last line {\"next_page_offset\": ID} gives the\n"
@@ -189,12 +226,15 @@ static const char scroll_help[] =
     "  --offset ID      first id to print (default: the smallest)\n"
     "  --limit N        points to print (default 10)\n"
     "  --with-vectors   include the vectors\n"
+    "  --filter JSON    print only the points that match this filter\n"
     "  --data DIR       database directory\n";
 
 int cmd_scroll(int argc, char **argv) {
   static const cli_option_spec specs[] = {
-      {"offset", 1}, {"limit", 1}, {"with-vectors", 0}, {NULL, 0}};
+      {"offset", 1}, {"limit", 1}, {"with-vectors", 0}, {"filter", 1},
+      {NULL, 0}};
   cli_args args;
+  strata_filter *filter = NULL;
   strata_records *records = NULL;
   strata_db *db = NULL;
   int rc = CLI_EXIT_FAILURE;
@@ -215,6 +255,10 @@ int cmd_scroll(int argc, char **argv) {
   }
   if (offset_text != NULL && cli_parse_id(offset_text, &offset) < 0)
     goto done;
+  if (cli_get_filter(&args, &filter) < 0) {
+    rc = CLI_EXIT_USAGE;
+    goto done;
+  }
   db = cli_open_db(&args, 0);
   if (db == NULL)
     goto done;
@@ -224,9 +268,10 @@ int cmd_scroll(int argc, char **argv) {
     with |= STRATA_WITH_VECTORS;
   strata_point_id next;
   int has_next = 0;
-  if (strata_scroll(db, args.positional[0],
-                    offset_text != NULL ? &offset : NULL, (size_t)limit, with,
-                    &records, &next, &has_next) != STRATA_OK) {
+  if (strata_scroll_filtered(db, args.positional[0], filter,
+                             offset_text != NULL ? &offset : NULL,
+                             (size_t)limit, with, &records, &next,
+                             &has_next) != STRATA_OK) {
     cli_fail("scroll failed", "%s", strata_last_error());
     goto done;
   }
@@ -245,6 +290,7 @@ int cmd_scroll(int argc, char **argv) {
 done:
   strata_records_free(records);
   strata_close(db);
+  strata_filter_free(filter);
   cli_args_free(&args);
   return rc;
 }

@@ -56,6 +56,13 @@ static const char search_help[] =
     "to 100\n"
     "                      characters\n"
     "  --vector-name V     vector to search (default: the only one)\n"
+    "  --filter JSON       return only points whose payload matches this\n"
+    "                      filter, in Qdrant's JSON form, e.g.\n"
+    "                      '{\"must\": {\"key\": \"city\", \"match\": "
+    "{\"value\": \"Oslo\"}}}'\n"
+    "  --explain           print the query plan as JSON instead of the "
+    "hits\n"
+    "                      (with --vector or --like)\n"
     "  --data DIR          database directory\n";
 
 typedef struct search_state {
@@ -71,6 +78,8 @@ typedef struct search_state {
   int with;
   const char *field;
   int quiet;
+  const strata_filter *filter; /* NULL: no filter */
+  int explain;
 } search_state;
 
 /* ------------------------------------------------------------------ */
@@ -172,9 +181,19 @@ static int search_one(const search_state *state, const float *query,
                       uint32_t dim, uint32_t k,
                       const strata_point_id *skip) {
   strata_search_request request = {state->vector_name, query, dim, k,
-                                    state->with, state->ef, state->exact};
+                                    state->with, state->ef, state->exact,
+                                    state->filter};
   strata_records *records = NULL;
 
+  if (state->explain) {
+    char *plan = NULL;
+    if (strata_search_explain(state->db, state->collection, &request,
+                              &plan) != STRATA_OK)
+      return cli_fail("explain failed", "%s", strata_last_error());
+    printf("%s\n", plan);
+    free(plan);
+    return 0;
+  }
   if (strata_search(state->db, state->collection, &request, &records) !=
       STRATA_OK)
     return cli_fail("search failed", "%s", strata_last_error());
@@ -360,7 +379,7 @@ static int search_file(const search_state *state, const char *path) {
       }
       strata_search_request request = {
           state->vector_name, batch.values + vector->offset, vector->dim,
-          state->k, state->with, state->ef, state->exact};
+          state->k, state->with, state->ef, state->exact, state->filter};
       requests[i] = request;
     }
     if (strata_search_batch(state->db, state->collection, requests,
@@ -412,10 +431,12 @@ int cmd_search(int argc, char **argv) {
       {"format", 1}, {"dim", 1},          {"first", 1},
       {"truth", 1},  {"quiet", 0},        {"limit", 1},
       {"with-payload", 0}, {"payload-field", 1}, {"vector-name", 1},
-      {"ef", 1},     {"exact", 0},
+      {"ef", 1},     {"exact", 0},        {"filter", 1},
+      {"explain", 0},
       {NULL, 0}};
   cli_args args;
   search_state state;
+  strata_filter *filter = NULL;
   int rc = CLI_EXIT_USAGE;
 
   memset(&state, 0, sizeof state);
@@ -444,7 +465,13 @@ int cmd_search(int argc, char **argv) {
     cli_usage("search", "--quiet applies only with --truth");
     goto done;
   }
+  if (cli_has(&args, "explain") && queries != NULL) {
+    cli_usage("search", "--explain applies only with --vector or --like");
+    goto done;
+  }
   if (cli_get_u64(&args, "limit", 1, 100000, &k) < 0)
+    goto done;
+  if (cli_get_filter(&args, &filter) < 0)
     goto done;
   uint64_t ef = 0;
   if (cli_has(&args, "ef") && cli_get_u64(&args, "ef", 1, 100000, &ef) < 0)
@@ -457,6 +484,8 @@ int cmd_search(int argc, char **argv) {
   state.exact = cli_has(&args, "exact");
   state.field = cli_get(&args, "payload-field");
   state.quiet = cli_has(&args, "quiet");
+  state.filter = filter;
+  state.explain = cli_has(&args, "explain");
   if (cli_has(&args, "with-payload") || state.field != NULL)
     state.with = STRATA_WITH_PAYLOAD;
 
@@ -485,6 +514,7 @@ int cmd_search(int argc, char **argv) {
 done:
   strata_collection_info_free(state.info);
   strata_close(state.db);
+  strata_filter_free(filter);
   cli_args_free(&args);
   return rc;
 }

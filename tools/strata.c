@@ -28,6 +28,8 @@ static const char main_help[] =
     "  delete NAME ID...   delete points\n"
     "  info [NAME]         list collections, or describe one\n"
     "  drop NAME           delete a collection and its points\n"
+    "  index create|drop   create or drop a payload index\n"
+    "  payload ACTION      set, overwrite, delete or clear payloads\n"
     "  serve               serve the database over gRPC with Qdrant's API\n"
     "\n"
     "Options of every command:\n"
@@ -44,7 +46,7 @@ static const struct {
     {"create", cmd_create}, {"import", cmd_import}, {"search", cmd_search},
     {"get", cmd_get},       {"scroll", cmd_scroll}, {"count", cmd_count},
     {"delete", cmd_delete}, {"info", cmd_info},     {"drop", cmd_drop},
-    {"serve", cmd_serve},
+    {"serve", cmd_serve},   {"index", cmd_index},   {"payload", cmd_payload},
 };
 
 int main(int argc, char **argv) {
