@@ -72,6 +72,14 @@ static int apply_flags(const cli_args *args, strata_server_settings *s) {
   return 0;
 }
 
+/* Writes the engine's warnings (e.g. an index rebuilt after damage) as
+ * server log lines. */
+static void log_engine(void *context, const char *message) {
+  strata_server_log("engine: %s", message);
+}
+
+static int is_set(const char *text) { return text != NULL && text[0] != '\0'; }
+
 static int count_collections(strata_db *db) {
   char **names = NULL;
   int n = 0;
@@ -122,7 +130,8 @@ int cmd_serve(int argc, char **argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
-  strata_open_options open_options = {.create_if_missing = 1};
+  strata_open_options open_options = {.create_if_missing = 1,
+                                      .log = log_engine};
   strata_db *db = NULL;
   if (strata_open(settings.data_dir, &open_options, &db) != STRATA_OK) {
     strata_server_log("error: cannot open database %s: %s", settings.data_dir,
@@ -132,10 +141,14 @@ int cmd_serve(int argc, char **argv) {
   }
 
   strata_server_config server_config = {
-      settings.host,     settings.port,
-      settings.threads,  (size_t)settings.max_message_mb << 20,
-      settings.api_key,  settings.read_only_api_key,
-      settings.tls_cert, settings.tls_key,
+      .host = settings.host,
+      .port = settings.port,
+      .threads = settings.threads,
+      .max_message_bytes = (size_t)settings.max_message_mb << 20,
+      .api_key = settings.api_key,
+      .read_only_api_key = settings.read_only_api_key,
+      .tls_cert_file = settings.tls_cert,
+      .tls_key_file = settings.tls_key,
   };
   strata_server *server = NULL;
   if (strata_server_start(db, &server_config, &server, error, sizeof error) !=
@@ -148,10 +161,10 @@ int cmd_serve(int argc, char **argv) {
   strata_server_log("started: listening on %s port %d (%s), data %s, %d "
                     "collections, API key %s, read-only key %s",
                     settings.host, strata_server_port(server),
-                    settings.tls_cert ? "TLS" : "plaintext", settings.data_dir,
-                    count_collections(db),
-                    settings.api_key ? "required" : "off",
-                    settings.read_only_api_key ? "on" : "off");
+                    is_set(settings.tls_cert) ? "TLS" : "plaintext",
+                    settings.data_dir, count_collections(db),
+                    is_set(settings.api_key) ? "required" : "off",
+                    is_set(settings.read_only_api_key) ? "on" : "off");
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -5,6 +5,7 @@ Every test gets its own server on 127.0.0.1 with a free port (port 0,
 read back from the start log line) and its own data directory, and the
 server is always killed when the test ends.
 """
+import atexit
 import os
 import re
 import shutil
@@ -20,10 +21,13 @@ PROTO_DIR = os.path.join(SOURCE_DIR, "..", "..", "api", "proto")
 PROTOS = ["common.proto", "qdrant.proto", "collections.proto", "points.proto"]
 
 
-def load_stubs(out_dir):
-    """Generates the stubs with protoc and grpc_python_plugin into out_dir
-    and puts them on sys.path."""
-    os.makedirs(out_dir, exist_ok=True)
+def load_stubs(parent_dir):
+    """Generates the stubs with protoc and grpc_python_plugin into a new
+    directory under parent_dir and puts it on sys.path.  Each test process
+    gets its own directory, because ctest -j runs the tests at once."""
+    os.makedirs(parent_dir, exist_ok=True)
+    out_dir = tempfile.mkdtemp(prefix="stubs-", dir=parent_dir)
+    atexit.register(shutil.rmtree, out_dir, True)
     subprocess.run(
         ["protoc", "-I" + PROTO_DIR, "-I/usr/include",
          "--python_out=" + out_dir,
@@ -33,6 +37,16 @@ def load_stubs(out_dir):
         check=True)
     if out_dir not in sys.path:
         sys.path.insert(0, out_dir)
+
+
+_running = []
+
+
+@atexit.register
+def _kill_leftovers():
+    """Kills servers that a failed test left running."""
+    for server in list(_running):
+        server.kill()
 
 
 class Server:
@@ -75,8 +89,9 @@ class Server:
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--data", self.data_dir, "--port", "0",
              "--threads", "2"] + self.args,
-            env=self.env, stderr=subprocess.PIPE, text=True,
-            errors="replace")
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace")
+        _running.append(self)
         deadline = time.time() + 60
         while time.time() < deadline:
             line = self.proc.stderr.readline()
@@ -113,3 +128,5 @@ class Server:
             self.proc.wait()
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
+        if self in _running:
+            _running.remove(self)

@@ -27,7 +27,7 @@ import points_pb2 as ppb  # noqa: E402
 import points_pb2_grpc as pgrpc  # noqa: E402
 
 DIM = 64
-BASE_POINTS = 20000
+BASE_POINTS = 5000
 
 
 def dense_point(pid, rng):
@@ -57,11 +57,11 @@ class ShutdownTest(unittest.TestCase):
                 collection_name="s", vectors_config=cpb.VectorsConfig(
                     params=cpb.VectorParams(size=DIM, distance=cpb.Dot))),
                 timeout=10)
-            for start in range(0, BASE_POINTS, 2000):
+            for start in range(0, BASE_POINTS, 1000):
                 points.Upsert(ppb.UpsertPoints(
                     collection_name="s",
                     points=[dense_point(i, rng)
-                            for i in range(start, start + 2000)]),
+                            for i in range(start, start + 1000)]),
                     timeout=60)
 
             # A SearchBatch slow enough (about a second) to be in flight
@@ -70,7 +70,9 @@ class ShutdownTest(unittest.TestCase):
             while True:
                 batch = ppb.SearchBatchPoints(collection_name="s", search_points=[
                     ppb.SearchPoints(vector=[rng.random() for _ in range(DIM)],
-                                     limit=5) for _ in range(n_queries)])
+                                     limit=5,
+                                     params=ppb.SearchParams(exact=True))
+                    for _ in range(n_queries)])
                 t0 = time.time()
                 points.SearchBatch(batch, timeout=120)
                 if time.time() - t0 > 0.8 or n_queries >= 8192:
