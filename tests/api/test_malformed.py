@@ -146,6 +146,60 @@ class MalformedTest(unittest.TestCase):
             self.assertIn(self.raw(method, data), ACCEPTABLE, (method, data))
         self.assertAlive()
 
+    def test_mutated_requests(self):
+        # Valid requests with bytes changed, cut or inserted reach further
+        # into the handlers than random bytes do.
+        def num(n):
+            return common.PointId(num=n)
+        seeds = {
+            "/qdrant.Points/Upsert": ppb.UpsertPoints(
+                collection_name="m", wait=True, points=[ppb.PointStruct(
+                    id=num(100 + i), vectors=ppb.Vectors(vector=ppb.Vector(
+                        dense=ppb.DenseVector(data=[i, 1]))),
+                    payload={"a": common.Value(integer_value=i),
+                             "l": common.Value(list_value=common.ListValue(
+                                 values=[common.Value(string_value="x")]))})
+                    for i in range(3)]),
+            "/qdrant.Points/Search": ppb.SearchPoints(
+                collection_name="m", vector=[1, 2], limit=3, offset=1,
+                score_threshold=0.1,
+                with_payload=ppb.WithPayloadSelector(
+                    include=ppb.PayloadIncludeSelector(fields=["a", "l"])),
+                with_vectors=ppb.WithVectorsSelector(enable=True)),
+            "/qdrant.Points/Query": ppb.QueryPoints(
+                collection_name="m", limit=2,
+                query=ppb.Query(nearest=ppb.VectorInput(id=num(1)))),
+            "/qdrant.Points/Scroll": ppb.ScrollPoints(
+                collection_name="m", limit=2, offset=num(1)),
+            "/qdrant.Points/Count": ppb.CountPoints(
+                collection_name="m", filter=common.Filter(must=[
+                    common.Condition(field=common.FieldCondition(
+                        key="a", match=common.Match(integer=1),
+                        range=common.Range(gte=1)))])),
+            "/qdrant.Collections/Create": cpb.CreateCollection(
+                collection_name="mut", vectors_config=cpb.VectorsConfig(
+                    params_map=cpb.VectorParamsMap(map={
+                        "x": cpb.VectorParams(size=3, distance=cpb.Cosine)}))),
+        }
+        base = {m: msg.SerializeToString() for m, msg in seeds.items()}
+        rng = random.Random(99)
+        for i in range(2000):
+            method = rng.choice(sorted(base))
+            data = bytearray(base[method])
+            for _ in range(rng.randint(1, 4)):
+                pos = rng.randrange(len(data)) if data else 0
+                op = rng.random()
+                if op < 0.5 and data:
+                    data[pos] = rng.randrange(256)
+                elif op < 0.75 and data:
+                    del data[pos:pos + rng.randint(1, 4)]
+                else:
+                    data[pos:pos] = bytes(rng.randrange(256)
+                                          for _ in range(rng.randint(1, 4)))
+            self.assertIn(self.raw(method, bytes(data)), ACCEPTABLE,
+                          (method, bytes(data).hex()))
+        self.assertAlive()
+
     def test_huge_repeated(self):
         points = pgrpc.PointsStub(self.channel)
         ids = [common.PointId(num=i % 40) for i in range(300000)]
