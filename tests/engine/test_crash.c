@@ -6,7 +6,8 @@
  * Repeated ROUNDS times on the same directory.  One round in four kills
  * the child at a random moment after fork, usually while it opens and
  * loads what earlier rounds wrote; the others wait until it has opened
- * the database and then kill it at a random moment during the import. */
+ * the database and acknowledged a first batch, then kill it at a random
+ * moment during the import. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -131,19 +132,25 @@ int main(void) {
     }
     close(fds[1]);
     uint32_t b;
+    long last_acked = (long)next_batch - 1;
     int during_open = round % 4 == 3;
     if (!during_open) {
+      /* Wait for the open and the first acknowledged batch, so the kill
+       * lands inside the import however slow the machine is. */
       ssize_t got = read(fds[0], &b, sizeof b);
       CHECK(got == (ssize_t)sizeof b && b == OPENED);
+      got = read(fds[0], &b, sizeof b);
+      CHECK(got == (ssize_t)sizeof b && b != OPENED);
+      if (got == (ssize_t)sizeof b && b != OPENED)
+        last_acked = b;
     }
-    useconds_t delay = 1000 + (useconds_t)(test_random_u64(&rng) % 150000);
+    useconds_t delay = 1000 + (useconds_t)(test_random_u64(&rng) % 100000);
     usleep(delay);
     kill(pid, SIGKILL);
     int wstatus = 0;
     waitpid(pid, &wstatus, 0);
     CHECK(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
 
-    long last_acked = (long)next_batch - 1;
     ssize_t n;
     while ((n = read(fds[0], &b, sizeof b)) == (ssize_t)sizeof b)
       if (b != OPENED)
