@@ -200,19 +200,6 @@ int api_filter_is_set(const Qdrant__Filter *filter) {
           filter->n_must_not > 0 || filter->min_should != NULL);
 }
 
-grpc_status_code api_reject_filter(api_call *call,
-                                   const Qdrant__Filter *filter) {
-  strata_filter *converted = NULL;
-  grpc_status_code code = api_filter_from_proto(call, filter, &converted);
-  if (code != GRPC_STATUS_OK || converted == NULL)
-    return code;
-  strata_filter_free(converted);
-  /* TODO: pass the converted filter to the engine's filtered search,
-   * scroll, count and delete once strata.h has them. */
-  return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                  "filters are not supported yet");
-}
-
 /* ------------------------------------------------------------------ */
 /* Depth check                                                          */
 

@@ -166,11 +166,6 @@ int api_filter_is_set(const Qdrant__Filter *filter);
 grpc_status_code api_filter_from_proto(api_call *call, const Qdrant__Filter *in,
                                        strata_filter **out);
 
-/* Validates a filter and fails with INVALID_ARGUMENT when it has any
- * condition, because strata.h has no filtered reads yet. */
-grpc_status_code api_reject_filter(api_call *call,
-                                   const Qdrant__Filter *filter);
-
 /* Checks that the nesting of messages in a serialized request stays
  * within API_MAX_MESSAGE_DEPTH, before protobuf-c recurses into it.
  * Returns 0 when it does, -1 when it is too deep or malformed. */

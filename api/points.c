@@ -165,10 +165,12 @@ grpc_status_code api_points_upsert(api_call *call,
 
   api_clock_start(&start);
   code = api_check_collection_name(call, req->collection_name);
-  if (code == GRPC_STATUS_OK)
-    code = api_reject_filter(call, req->update_filter);
   if (code != GRPC_STATUS_OK)
     return code;
+  if (api_filter_is_set(req->update_filter))
+    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                    "update_filter is not supported: the engine has no "
+                    "conditional upsert");
   if (req->shard_key_selector != NULL)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "shard keys are not supported");
@@ -245,14 +247,25 @@ grpc_status_code api_points_delete(api_call *call,
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "shard keys are not supported");
 
+  int wait = req->_wait_case == QDRANT__DELETE_POINTS___WAIT_WAIT && req->wait;
+  strata_write_options options = {.wait = wait};
   const Qdrant__PointsSelector *sel = req->points;
   if (sel != NULL &&
       sel->points_selector_one_of_case ==
           QDRANT__POINTS_SELECTOR__POINTS_SELECTOR_ONE_OF_FILTER) {
-    /* TODO: delete by filter once the engine has filters. */
-    code = api_reject_filter(call, sel->filter);
+    strata_filter *filter = NULL;
+    code = api_filter_from_proto(call, sel->filter, &filter);
     if (code != GRPC_STATUS_OK)
       return code;
+    /* An empty filter matches every point, as in Qdrant; the engine asks
+     * for it explicitly so that NULL cannot empty a collection. */
+    if (filter == NULL && (filter = strata_filter_new()) == NULL)
+      return OUT_OF_MEMORY(call);
+    strata_status st = strata_delete_by_filter(call->db, req->collection_name,
+                                               filter, &options, NULL);
+    strata_filter_free(filter);
+    if (st != STRATA_OK)
+      return api_fail_engine(call, st);
   } else if (sel != NULL &&
              sel->points_selector_one_of_case ==
                  QDRANT__POINTS_SELECTOR__POINTS_SELECTOR_ONE_OF_POINTS &&
@@ -261,17 +274,14 @@ grpc_status_code api_points_delete(api_call *call,
     code = ids_from_proto(call, sel->points->ids, n_ids, &ids);
     if (code != GRPC_STATUS_OK)
       return code;
+    strata_status st = strata_delete(call->db, req->collection_name, ids, n_ids,
+                                     &options, NULL);
+    if (st != STRATA_OK)
+      return api_fail_engine(call, st);
   } else {
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                    "points selector is missing: give a list of ids");
+                    "points selector is missing: give ids or a filter");
   }
-
-  int wait = req->_wait_case == QDRANT__DELETE_POINTS___WAIT_WAIT && req->wait;
-  strata_write_options options = {.wait = wait};
-  strata_status st =
-      strata_delete(call->db, req->collection_name, ids, n_ids, &options, NULL);
-  if (st != STRATA_OK)
-    return api_fail_engine(call, st);
   Qdrant__PointsOperationResponse *out = write_response(call, wait, &start);
   if (out == NULL)
     return OUT_OF_MEMORY(call);
@@ -349,8 +359,6 @@ grpc_status_code api_points_scroll(api_call *call,
 
   api_clock_start(&start);
   grpc_status_code code = api_check_collection_name(call, req->collection_name);
-  if (code == GRPC_STATUS_OK)
-    code = api_reject_filter(call, req->filter);
   if (code == GRPC_STATUS_OK && req->offset != NULL)
     code = api_id_from_proto(call, req->offset, &offset);
   if (code != GRPC_STATUS_OK)
@@ -382,9 +390,14 @@ grpc_status_code api_points_scroll(api_call *call,
   /* Scroll returns payloads unless asked not to, as Qdrant does. */
   api_selection selection =
       api_selection_make(req->with_payload, 1, req->with_vectors);
-  st = strata_scroll(call->db, req->collection_name,
-                     req->offset ? &offset : NULL, limit, selection.with,
-                     &records, &next, &has_next);
+  strata_filter *filter = NULL;
+  code = api_filter_from_proto(call, req->filter, &filter);
+  if (code != GRPC_STATUS_OK)
+    return code;
+  st = strata_scroll_filtered(call->db, req->collection_name, filter,
+                              req->offset ? &offset : NULL, limit,
+                              selection.with, &records, &next, &has_next);
+  strata_filter_free(filter);
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
 
@@ -414,13 +427,16 @@ grpc_status_code api_points_count(api_call *call,
   uint64_t count = 0;
 
   api_clock_start(&start);
+  strata_filter *filter = NULL;
   grpc_status_code code = api_check_collection_name(call, req->collection_name);
   if (code == GRPC_STATUS_OK)
-    code = api_reject_filter(call, req->filter);
+    code = api_filter_from_proto(call, req->filter, &filter);
   if (code != GRPC_STATUS_OK)
     return code;
   /* `exact` is ignored: the count is always exact. */
-  strata_status st = strata_count(call->db, req->collection_name, &count);
+  strata_status st =
+      strata_count_filtered(call->db, req->collection_name, filter, &count);
+  strata_filter_free(filter);
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
 

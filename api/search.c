@@ -25,9 +25,10 @@ typedef struct nearest {
   uint64_t limit, offset;
   const float *threshold; /* NULL: none */
   api_selection selection;
-  uint32_t ef;     /* HNSW beam width, 0 for the vector's default */
-  int exact;       /* score every vector instead of walking the graph */
-  int has_exclude; /* query by point id: leave that point out */
+  uint32_t ef;           /* HNSW beam width, 0 for the vector's default */
+  int exact;             /* score every vector instead of walking the graph */
+  int has_exclude;       /* query by point id: leave that point out */
+  strata_filter *filter; /* owned; NULL for every point */
   strata_point_id exclude;
 } nearest;
 
@@ -87,7 +88,8 @@ static grpc_status_code run_nearest(api_call *call, const char *collection,
                                    .k = (uint32_t)want,
                                    .with = n->selection.with,
                                    .ef = n->ef,
-                                   .exact = n->exact};
+                                   .exact = n->exact,
+                                   .filter = n->filter};
   strata_records *hits = NULL;
   strata_status st = strata_search(call->db, collection, &request, &hits);
   if (st != STRATA_OK)
@@ -103,11 +105,11 @@ static grpc_status_code run_nearest(api_call *call, const char *collection,
 /* ------------------------------------------------------------------ */
 /* Search                                                               */
 
+/* Fills `n` from a SearchPoints.  The caller frees n->filter, also when
+ * this fails. */
 static grpc_status_code
 search_to_nearest(api_call *call, const Qdrant__SearchPoints *req, nearest *n) {
-  grpc_status_code code = api_reject_filter(call, req->filter);
-  if (code != GRPC_STATUS_OK)
-    return code;
+  memset(n, 0, sizeof *n);
   if (req->sparse_indices != NULL)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "sparse vectors are not supported");
@@ -117,7 +119,9 @@ search_to_nearest(api_call *call, const Qdrant__SearchPoints *req, nearest *n) {
   if (req->limit == 0)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "limit must be at least 1");
-  memset(n, 0, sizeof *n);
+  grpc_status_code code = api_filter_from_proto(call, req->filter, &n->filter);
+  if (code != GRPC_STATUS_OK)
+    return code;
   n->vector_name =
       req->_vector_name_case == QDRANT__SEARCH_POINTS___VECTOR_NAME_VECTOR_NAME
           ? req->vector_name
@@ -153,6 +157,7 @@ grpc_status_code api_points_search(api_call *call,
   strata_collection_info *info = NULL;
   nearest n;
 
+  memset(&n, 0, sizeof n);
   api_clock_start(&start);
   grpc_status_code code = describe(call, req->collection_name, &info);
   if (code != GRPC_STATUS_OK)
@@ -163,6 +168,7 @@ grpc_status_code api_points_search(api_call *call,
   if (code == GRPC_STATUS_OK)
     code = run_nearest(call, req->collection_name, info, &n, &out->result,
                        &out->n_result);
+  strata_filter_free(n.filter);
   strata_collection_info_free(info);
   if (code != GRPC_STATUS_OK)
     return code;
@@ -180,6 +186,7 @@ grpc_status_code api_points_search_batch(api_call *call,
   strata_collection_info *info = NULL;
   nearest n;
 
+  memset(&n, 0, sizeof n);
   api_clock_start(&start);
   grpc_status_code code = describe(call, req->collection_name, &info);
   if (code != GRPC_STATUS_OK)
@@ -215,6 +222,8 @@ grpc_status_code api_points_search_batch(api_call *call,
     if (code == GRPC_STATUS_OK)
       code = run_nearest(call, req->collection_name, info, &n,
                          &results[i]->result, &results[i]->n_result);
+    strata_filter_free(n.filter);
+    n.filter = NULL;
   }
   strata_collection_info_free(info);
   if (code != GRPC_STATUS_OK)
@@ -323,7 +332,8 @@ query_without_vector(api_call *call, const char *collection, const nearest *n,
   strata_point_id next;
   int has_next;
   uint64_t count = 0;
-  strata_status st = strata_count(call->db, collection, &count);
+  strata_status st =
+      strata_count_filtered(call->db, collection, n->filter, &count);
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
   uint64_t want = n->limit + n->offset;
@@ -334,8 +344,9 @@ query_without_vector(api_call *call, const char *collection, const nearest *n,
     *n_points = 0;
     return *points ? GRPC_STATUS_OK : OUT_OF_MEMORY(call);
   }
-  st = strata_scroll(call->db, collection, NULL, (size_t)want,
-                     n->selection.with, &page, &next, &has_next);
+  st = strata_scroll_filtered(call->db, collection, n->filter, NULL,
+                              (size_t)want, n->selection.with, &page, &next,
+                              &has_next);
   if (st != STRATA_OK)
     return api_fail_engine(call, st);
   grpc_status_code code = api_scored_points(
@@ -353,9 +364,7 @@ static grpc_status_code run_query(api_call *call, const char *collection,
                                   size_t *n_points) {
   nearest n;
   strata_records *query_point = NULL;
-  grpc_status_code code = api_reject_filter(call, req->filter);
-  if (code != GRPC_STATUS_OK)
-    return code;
+  grpc_status_code code;
   if (req->n_prefetch > 0)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "prefetch is not supported");
@@ -387,19 +396,24 @@ static grpc_status_code run_query(api_call *call, const char *collection,
     return code;
 
   const Qdrant__Query *query = req->query;
-  if (query == NULL)
-    return query_without_vector(call, collection, &n, points, n_points);
-  if (query->variant_case != QDRANT__QUERY__VARIANT_NEAREST)
+  if (query != NULL && query->variant_case != QDRANT__QUERY__VARIANT_NEAREST)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "query %s is not supported; only nearest is",
                     query_variant_name(query->variant_case));
-  if (query->nearest == NULL)
+  if (query != NULL && query->nearest == NULL)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "nearest query has no vector or point id");
-  code = vector_input(call, collection, query->nearest, &n, &query_point);
-  if (code == GRPC_STATUS_OK)
-    code = run_nearest(call, collection, info, &n, points, n_points);
+
+  code = api_filter_from_proto(call, req->filter, &n.filter);
+  if (code == GRPC_STATUS_OK && query == NULL)
+    code = query_without_vector(call, collection, &n, points, n_points);
+  else if (code == GRPC_STATUS_OK) {
+    code = vector_input(call, collection, query->nearest, &n, &query_point);
+    if (code == GRPC_STATUS_OK)
+      code = run_nearest(call, collection, info, &n, points, n_points);
+  }
   strata_records_free(query_point);
+  strata_filter_free(n.filter);
   return code;
 }
 

@@ -488,18 +488,42 @@ class GrpcTest(unittest.TestCase):
             grpc.StatusCode.INVALID_ARGUMENT, self.points.Get,
             ppb.GetPoints(collection_name="demo", ids=[common.PointId()]))
 
-    def test_filter_rejected(self):
-        flt = common.Filter(must=[common.Condition(
-            field=common.FieldCondition(key="city", match=common.Match(
-                keyword="Paris")))])
-        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Search,
-                          ppb.SearchPoints(collection_name="demo",
-                                           vector=[1, 0, 0, 0], limit=1,
-                                           filter=flt),
-                          text="filters are not supported yet")
-        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Count,
-                          ppb.CountPoints(collection_name="demo", filter=flt),
-                          text="filters are not supported yet")
+    def test_filters(self):
+        def keyword(key, value):
+            return common.Condition(field=common.FieldCondition(
+                key=key, match=common.Match(keyword=value)))
+        paris = common.Filter(must=[keyword("city", "Paris")])
+        hits = self.points.Search(ppb.SearchPoints(
+            collection_name="demo", vector=[1, 0, 0, 0], limit=3,
+            filter=paris), timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [3])
+        # n is 1 on point 1 and -7 on point 5; must_not drops Rome.
+        numeric = common.Filter(
+            must=[common.Condition(field=common.FieldCondition(
+                key="n", range=common.Range(lte=1)))],
+            must_not=[keyword("city", "Rome")])
+        q = ppb.Query(nearest=ppb.VectorInput(
+            dense=ppb.DenseVector(data=[1, 0, 0, 0])))
+        hits = self.points.Query(ppb.QueryPoints(
+            collection_name="demo", query=q, filter=numeric),
+            timeout=10).result
+        self.assertEqual([id_of(h.id) for h in hits], [1])
+        either = common.Filter(should=[keyword("city", "Oslo"),
+                                       keyword("city", "London")])
+        page = self.points.Scroll(ppb.ScrollPoints(
+            collection_name="demo", filter=either, limit=1), timeout=10)
+        self.assertEqual([id_of(p.id) for p in page.result], [2])
+        self.assertEqual(id_of(page.next_page_offset), UUID)
+        n = self.points.Count(ppb.CountPoints(collection_name="demo",
+                                              filter=either),
+                              timeout=10).result.count
+        self.assertEqual(n, 2)
+        by_id = common.Filter(must=[common.Condition(
+            has_id=common.HasIdCondition(has_id=[num(2), uuid(UUID)]))])
+        n = self.points.Count(ppb.CountPoints(collection_name="demo",
+                                              filter=by_id),
+                              timeout=10).result.count
+        self.assertEqual(n, 2)
         # An empty filter, or one of unset conditions, is no filter.
         for empty in [common.Filter(),
                       common.Filter(must=[common.Condition()])]:
@@ -507,7 +531,7 @@ class GrpcTest(unittest.TestCase):
                                                   filter=empty),
                                   timeout=10).result.count
             self.assertEqual(n, len(DEMO_POINTS))
-        # Invalid filters are reported as such, with where they are.
+        # Invalid filters are reported with where they are.
         geo = common.Filter(should=[common.Condition(
             field=common.FieldCondition(key="loc",
                                         geo_radius=common.GeoRadius()))])
@@ -516,11 +540,36 @@ class GrpcTest(unittest.TestCase):
                                            filter=geo),
                           text="filter.should[0]: geo conditions are not "
                                "supported")
-        self.assertStatus(
-            grpc.StatusCode.INVALID_ARGUMENT, self.points.Delete,
-            ppb.DeletePoints(collection_name="demo",
-                             points=ppb.PointsSelector(filter=flt)),
-            text="filters are not supported yet")
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, self.points.Upsert,
+                          ppb.UpsertPoints(collection_name="demo",
+                                           update_filter=paris),
+                          text="update_filter is not supported")
+
+    def test_delete_by_filter(self):
+        self.coll.Create(cpb.CreateCollection(
+            collection_name="fdel",
+            vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                size=2, distance=cpb.Dot))), timeout=10)
+        self.points.Upsert(ppb.UpsertPoints(
+            collection_name="fdel", wait=True,
+            points=[point(num(i), [1, i], {"even": i % 2 == 0})
+                    for i in range(10)]), timeout=10)
+        even = common.Filter(must=[common.Condition(
+            field=common.FieldCondition(key="even",
+                                        match=common.Match(boolean=True)))])
+        self.points.Delete(ppb.DeletePoints(
+            collection_name="fdel", wait=True,
+            points=ppb.PointsSelector(filter=even)), timeout=10)
+        left = self.points.Scroll(ppb.ScrollPoints(collection_name="fdel"),
+                                  timeout=10).result
+        self.assertEqual([id_of(p.id) for p in left], [1, 3, 5, 7, 9])
+        # An empty filter matches every point, as in Qdrant.
+        self.points.Delete(ppb.DeletePoints(
+            collection_name="fdel", wait=True,
+            points=ppb.PointsSelector(filter=common.Filter())), timeout=10)
+        n = self.points.Count(ppb.CountPoints(collection_name="fdel"),
+                              timeout=10).result.count
+        self.assertEqual(n, 0)
 
     def test_unknown_method(self):
         for path in ["/qdrant.Points/Recommend", "/qdrant.Points/SetPayload",
