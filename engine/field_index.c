@@ -65,18 +65,96 @@ void strata_collection_indexes(const strata_collection *c,
   out->resolve_arg = (void *)c;
 }
 
-typedef struct select_source {
-  strata_db *db;
-  const strata_collection *c;
-} select_source;
+/* Checking candidates one by one costs a RocksDB lookup each; beyond
+ * 1/SCAN_SHARE of the points, one ordered scan of the payloads is
+ * cheaper. */
+#define SCAN_SHARE 8
 
-static strata_status select_load(void *arg, uint32_t point, int need_payload,
-                                 json_t **payload, strata_point_id *id) {
-  select_source *src = arg;
-  *id = src->c->points[point];
-  if (!need_payload)
-    return STRATA_OK;
-  return strata_payload_read(src->db, src->c, id, payload);
+typedef struct check_state {
+  const strata_collection *c;
+  const strata_filter *filter;
+  const strata_payload_indexes *indexes;
+  const roaring_bitmap_t *candidates;
+  roaring_bitmap_t *failed;  /* candidates that do not match */
+  roaring_bitmap_t *checked; /* candidates whose payload row was seen */
+  strata_status status;
+} check_state;
+
+/* Evaluates the filter on one candidate; `payload` may be NULL. */
+static void check_one(check_state *cs, uint32_t point, const json_t *payload) {
+  if (!strata_filter_matches_indexed(cs->filter, payload,
+                                     &cs->c->points[point], cs->indexes))
+    roaring_bitmap_add(cs->failed, point);
+}
+
+static int check_row(const uint8_t *key, size_t klen, const uint8_t *value,
+                     size_t vlen, void *ctx) {
+  check_state *cs = ctx;
+  uint32_t cid;
+  strata_point_id id;
+  if (strata_row_key_decode(key, klen, &cid, &id) != 0)
+    return 0; /* load_all() already rejected malformed keys at open */
+  uint32_t point = strata_id_map_get(&cs->c->ids, &id);
+  if (point == STRATA_NO_POINT ||
+      !roaring_bitmap_contains(cs->candidates, point))
+    return 0;
+  json_t *payload = NULL;
+  cs->status = strata_payload_load((const char *)value, vlen, &payload);
+  if (cs->status == STRATA_ERR_INVALID_ARGUMENT) {
+    char idtext[STRATA_ID_STRLEN];
+    cs->status = strata_fail(STRATA_ERR_CORRUPTION,
+                             "stored payload of point %s in collection "
+                             "\"%s\" is not valid JSON; restore the data "
+                             "directory from a backup",
+                             strata_id_format(&id, idtext), cs->c->name);
+  }
+  if (cs->status != STRATA_OK)
+    return 1;
+  check_one(cs, point, payload);
+  json_decref(payload);
+  roaring_bitmap_add(cs->checked, point);
+  return 0;
+}
+
+/* Checks every candidate, by one scan of the collection's payloads or by
+ * a lookup per candidate, adding those that fail to cs->failed. */
+static strata_status check_candidates(strata_db *db, check_state *cs) {
+  const strata_collection *c = cs->c;
+  uint64_t n = roaring_bitmap_get_cardinality(cs->candidates);
+  roaring_uint32_iterator_t *it = NULL;
+  if (n * SCAN_SHARE >= c->n_points) {
+    uint8_t prefix[4] = {(uint8_t)(c->id >> 24), (uint8_t)(c->id >> 16),
+                         (uint8_t)(c->id >> 8), (uint8_t)c->id};
+    if (strata_store_scan(db->store, db->view, STRATA_CF_PAYLOADS, prefix, 4,
+                          NULL, 0, check_row, cs) < 0)
+      return STRATA_ERR_IO;
+    if (cs->status != STRATA_OK)
+      return cs->status;
+    /* The candidates without a payload row have no payload. */
+    roaring_bitmap_t *rest = roaring_bitmap_andnot(cs->candidates, cs->checked);
+    it = rest ? roaring_create_iterator(rest) : NULL;
+    for (; it && it->has_value; roaring_advance_uint32_iterator(it))
+      check_one(cs, it->current_value, NULL);
+    if (it)
+      roaring_free_uint32_iterator(it);
+    if (rest)
+      roaring_bitmap_free(rest);
+    return rest ? STRATA_OK : STRATA_ERR_NO_MEMORY;
+  }
+  it = roaring_create_iterator(cs->candidates);
+  if (!it)
+    return STRATA_ERR_NO_MEMORY;
+  strata_status st = STRATA_OK;
+  for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+    json_t *payload = NULL;
+    st = strata_payload_read(db, c, &c->points[it->current_value], &payload);
+    if (st != STRATA_OK)
+      break;
+    check_one(cs, it->current_value, payload);
+    json_decref(payload);
+  }
+  roaring_free_uint32_iterator(it);
+  return st;
 }
 
 strata_status strata_collection_select(strata_db *db,
@@ -89,14 +167,38 @@ strata_status strata_collection_select(strata_db *db,
     return *out ? STRATA_OK : strata_fail(STRATA_ERR_NO_MEMORY,
                                           "out of memory");
   }
+
+  /* Payload indexes narrow the candidates, or decide them outright. */
   strata_payload_indexes indexes;
   strata_collection_indexes(c, &indexes);
-  select_source src = {db, c};
-  strata_filter_source source = {select_load, &src};
+  roaring_bitmap_t *candidates = NULL;
+  int exact = 0;
   strata_status st =
-      strata_filter_select(filter, &indexes, c->live, &source, out);
-  if (st == STRATA_ERR_NO_MEMORY && !*strata_last_error())
+      strata_filter_candidates(filter, &indexes, c->live, &candidates, &exact);
+  if (st != STRATA_OK)
     return strata_fail(st, "out of memory evaluating a filter");
+  if (exact) {
+    *out = candidates;
+    return STRATA_OK;
+  }
+
+  /* Payloads decide the rest. */
+  check_state cs = {c,    filter, &indexes, candidates, roaring_bitmap_create(),
+                    roaring_bitmap_create(), STRATA_OK};
+  st = cs.failed && cs.checked ? check_candidates(db, &cs)
+                               : STRATA_ERR_NO_MEMORY;
+  if (st == STRATA_OK) {
+    roaring_bitmap_andnot_inplace(candidates, cs.failed);
+    *out = candidates;
+  } else {
+    roaring_bitmap_free(candidates);
+    if (st == STRATA_ERR_NO_MEMORY)
+      st = strata_fail(st, "out of memory evaluating a filter");
+  }
+  if (cs.failed)
+    roaring_bitmap_free(cs.failed);
+  if (cs.checked)
+    roaring_bitmap_free(cs.checked);
   return st;
 }
 
