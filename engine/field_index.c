@@ -65,9 +65,9 @@ void strata_collection_indexes(const strata_collection *c,
   out->resolve_arg = (void *)c;
 }
 
-/* Checking candidates one by one costs a RocksDB lookup each; beyond
- * 1/SCAN_SHARE of the points, one ordered scan of the payloads is
- * cheaper. */
+/* Checking a candidate alone costs one RocksDB lookup, so beyond
+ * 1/SCAN_SHARE of the points one ordered scan of all payloads is used
+ * instead (an estimate, not tuned). */
 #define SCAN_SHARE 8
 
 typedef struct check_state {

@@ -8,6 +8,8 @@
  *   meta      "format_version"          -> ASCII decimal, currently "1"
  *             "next_collection_id"      -> ASCII decimal
  *             "collection/" + name      -> JSON collection config
+ *             "field_index/" + collection id (8 lowercase hex digits)
+ *                 + "/" + field path      -> payload index type name
  *   points    collection id (u32) + point key -> vector record
  *   payloads  collection id (u32) + point key -> payload JSON text
  *
