@@ -15,6 +15,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "collections.pb-c.h"
 #include "common.pb-c.h"
@@ -182,6 +183,11 @@ grpc_status_code api_scored_points(api_call *call, const strata_records *hits,
                                    strata_distance distance,
                                    Qdrant__ScoredPoint ***out, size_t *n_out);
 
+/* Builds the reply to a write: Completed when `wait` is set (the write
+ * was synced), else Acknowledged; either way the write is visible. */
+Qdrant__PointsOperationResponse *
+api_write_response(api_call *call, int wait, const struct timespec *start);
+
 /* Handlers, one per RPC. */
 grpc_status_code api_health_check(api_call *, const ProtobufCMessage *,
                                   ProtobufCMessage **);
@@ -213,5 +219,20 @@ grpc_status_code api_points_query(api_call *, const ProtobufCMessage *,
                                   ProtobufCMessage **);
 grpc_status_code api_points_query_batch(api_call *, const ProtobufCMessage *,
                                         ProtobufCMessage **);
+grpc_status_code api_points_set_payload(api_call *, const ProtobufCMessage *,
+                                        ProtobufCMessage **);
+grpc_status_code api_points_overwrite_payload(api_call *,
+                                              const ProtobufCMessage *,
+                                              ProtobufCMessage **);
+grpc_status_code api_points_delete_payload(api_call *, const ProtobufCMessage *,
+                                           ProtobufCMessage **);
+grpc_status_code api_points_clear_payload(api_call *, const ProtobufCMessage *,
+                                          ProtobufCMessage **);
+grpc_status_code api_points_create_field_index(api_call *,
+                                               const ProtobufCMessage *,
+                                               ProtobufCMessage **);
+grpc_status_code api_points_delete_field_index(api_call *,
+                                               const ProtobufCMessage *,
+                                               ProtobufCMessage **);
 
 #endif

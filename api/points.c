@@ -15,8 +15,8 @@
 /* Scroll's page size when the request gives none. */
 #define DEFAULT_SCROLL_LIMIT 10
 
-static Qdrant__PointsOperationResponse *
-write_response(api_call *call, int wait, const struct timespec *start) {
+Qdrant__PointsOperationResponse *
+api_write_response(api_call *call, int wait, const struct timespec *start) {
   Qdrant__PointsOperationResponse *out =
       API_NEW(&call->arena, Qdrant__PointsOperationResponse,
               QDRANT__POINTS_OPERATION_RESPONSE__INIT);
@@ -210,7 +210,7 @@ grpc_status_code api_points_upsert(api_call *call,
   if (code != GRPC_STATUS_OK)
     return code;
 
-  Qdrant__PointsOperationResponse *out = write_response(call, wait, &start);
+  Qdrant__PointsOperationResponse *out = api_write_response(call, wait, &start);
   if (out == NULL)
     return OUT_OF_MEMORY(call);
   *response = &out->base;
@@ -282,7 +282,7 @@ grpc_status_code api_points_delete(api_call *call,
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "points selector is missing: give ids or a filter");
   }
-  Qdrant__PointsOperationResponse *out = write_response(call, wait, &start);
+  Qdrant__PointsOperationResponse *out = api_write_response(call, wait, &start);
   if (out == NULL)
     return OUT_OF_MEMORY(call);
   *response = &out->base;

@@ -89,6 +89,20 @@ const api_method api_methods[] = {
      api_points_query, 0},
     {"/qdrant.Points/QueryBatch", &qdrant__query_batch_points__descriptor,
      api_points_query_batch, 0},
+    {"/qdrant.Points/SetPayload", &qdrant__set_payload_points__descriptor,
+     api_points_set_payload, 1},
+    {"/qdrant.Points/OverwritePayload", &qdrant__set_payload_points__descriptor,
+     api_points_overwrite_payload, 1},
+    {"/qdrant.Points/DeletePayload", &qdrant__delete_payload_points__descriptor,
+     api_points_delete_payload, 1},
+    {"/qdrant.Points/ClearPayload", &qdrant__clear_payload_points__descriptor,
+     api_points_clear_payload, 1},
+    {"/qdrant.Points/CreateFieldIndex",
+     &qdrant__create_field_index_collection__descriptor,
+     api_points_create_field_index, 1},
+    {"/qdrant.Points/DeleteFieldIndex",
+     &qdrant__delete_field_index_collection__descriptor,
+     api_points_delete_field_index, 1},
 };
 const size_t api_n_methods = sizeof api_methods / sizeof api_methods[0];
 

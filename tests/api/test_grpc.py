@@ -571,8 +571,88 @@ class GrpcTest(unittest.TestCase):
                               timeout=10).result.count
         self.assertEqual(n, 0)
 
+    def test_payload_updates_and_indexes(self):
+        self.coll.Create(cpb.CreateCollection(
+            collection_name="pl",
+            vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                size=2, distance=cpb.Dot))), timeout=10)
+        self.points.Upsert(ppb.UpsertPoints(
+            collection_name="pl", wait=True,
+            points=[point(num(i), [1, i], {"city": c, "n": i})
+                    for i, c in enumerate(["Oslo", "Rome", "Oslo"])]),
+            timeout=10)
+
+        def payloads():
+            got = self.points.Get(ppb.GetPoints(
+                collection_name="pl", ids=[num(0), num(1), num(2)],
+                with_payload=ppb.WithPayloadSelector(enable=True)),
+                timeout=10).result
+            return {id_of(p.id): payload_of(p) for p in got}
+
+        def by_ids(*ids):
+            return ppb.PointsSelector(points=ppb.PointsIdsList(
+                ids=[num(i) for i in ids]))
+        oslo = ppb.PointsSelector(filter=common.Filter(must=[
+            common.Condition(field=common.FieldCondition(
+                key="city", match=common.Match(keyword="Oslo")))]))
+
+        # Set merges top-level keys; null removes one; key writes inside.
+        res = self.points.SetPayload(ppb.SetPayloadPoints(
+            collection_name="pl", wait=True, points_selector=by_ids(1),
+            payload={"extra": value(True), "n": value(None)}), timeout=10)
+        self.assertEqual(res.result.status, ppb.Completed)
+        self.points.SetPayload(ppb.SetPayloadPoints(
+            collection_name="pl", wait=True, points_selector=oslo,
+            key="meta", payload={"k": value(7)}), timeout=10)
+        self.assertEqual(payloads(), {
+            0: {"city": "Oslo", "n": 0, "meta": {"k": 7}},
+            1: {"city": "Rome", "extra": True},
+            2: {"city": "Oslo", "n": 2, "meta": {"k": 7}}})
+
+        self.points.DeletePayload(ppb.DeletePayloadPoints(
+            collection_name="pl", wait=True, points_selector=oslo,
+            keys=["meta.k", "n"]), timeout=10)
+        self.points.OverwritePayload(ppb.SetPayloadPoints(
+            collection_name="pl", wait=True, points_selector=by_ids(1),
+            payload={"only": value("this")}), timeout=10)
+        self.points.ClearPayload(ppb.ClearPayloadPoints(
+            collection_name="pl", wait=True, points=by_ids(2)), timeout=10)
+        self.assertEqual(payloads(), {0: {"city": "Oslo", "meta": {}},
+                                      1: {"only": "this"}, 2: {}})
+
+        # A payload index changes speed, not results.
+        res = self.points.CreateFieldIndex(ppb.CreateFieldIndexCollection(
+            collection_name="pl", wait=True, field_name="city",
+            field_type=ppb.FieldTypeKeyword), timeout=10)
+        self.assertEqual(res.result.status, ppb.Completed)
+        n = self.points.Count(ppb.CountPoints(
+            collection_name="pl", filter=oslo.filter), timeout=10)
+        self.assertEqual(n.result.count, 1)
+        self.assertStatus(grpc.StatusCode.ALREADY_EXISTS,
+                          self.points.CreateFieldIndex,
+                          ppb.CreateFieldIndexCollection(
+                              collection_name="pl", field_name="city",
+                              field_type=ppb.FieldTypeKeyword))
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT,
+                          self.points.CreateFieldIndex,
+                          ppb.CreateFieldIndexCollection(
+                              collection_name="pl", field_name="loc",
+                              field_type=ppb.FieldTypeGeo),
+                          text="geo")
+        self.points.DeleteFieldIndex(ppb.DeleteFieldIndexCollection(
+            collection_name="pl", field_name="city"), timeout=10)
+        self.assertStatus(grpc.StatusCode.NOT_FOUND,
+                          self.points.DeleteFieldIndex,
+                          ppb.DeleteFieldIndexCollection(
+                              collection_name="pl", field_name="city"))
+        self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT,
+                          self.points.SetPayload,
+                          ppb.SetPayloadPoints(collection_name="pl",
+                                               payload={"a": value(1)}),
+                          text="points selector is missing")
+
     def test_unknown_method(self):
-        for path in ["/qdrant.Points/Recommend", "/qdrant.Points/SetPayload",
+        for path in ["/qdrant.Points/Recommend", "/qdrant.Points/Facet",
                      "/qdrant.Snapshots/Create", "/no.Such/Method"]:
             call = self.channel.unary_unary(path)
             self.assertStatus(grpc.StatusCode.UNIMPLEMENTED, call, b"")
