@@ -340,6 +340,13 @@ typedef struct strata_search_request {
  * vector holds less than full_scan_threshold_kb of data.  The caller
  * frees *out with strata_records_free().
  *
+ * With request->filter, only points that match it are returned, and
+ * the count is min(k, matching points that have this vector).  The
+ * matching points are scored exactly when fewer of them than the
+ * full-scan threshold have the vector; otherwise the graph walk skips
+ * the others (see strata_search_explain()).  A filter adds the errors
+ * STRATA_ERR_IO and STRATA_ERR_CORRUPTION when a payload cannot be read.
+ *
  * Errors: STRATA_ERR_NOT_FOUND (collection), STRATA_ERR_INVALID_ARGUMENT
  * (unknown vector name, k is 0, wrong dimension, NaN or infinity in the
  * query). */
