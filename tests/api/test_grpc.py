@@ -721,6 +721,15 @@ class ApiKeyTest(unittest.TestCase):
                              grpc.StatusCode.OK)
             self.assertEqual(status(coll.Create, create, "admin-secret"),
                              grpc.StatusCode.OK)
+            points = pgrpc.PointsStub(channel)
+            set_payload = ppb.SetPayloadPoints(
+                collection_name="k", payload={"a": value(1)},
+                points_selector=ppb.PointsSelector(
+                    points=ppb.PointsIdsList(ids=[num(1)])))
+            self.assertEqual(status(points.SetPayload, set_payload, "reader"),
+                             grpc.StatusCode.PERMISSION_DENIED)
+            self.assertEqual(status(points.SetPayload, set_payload,
+                                    "admin-secret"), grpc.StatusCode.OK)
             channel.close()
             log = "".join(server.log)
             self.assertNotIn("admin-secret", log)

@@ -5,7 +5,8 @@
 // usage: node flow.mjs MAIN_PORT KEYED_PORT API_KEY
 import assert from 'node:assert/strict';
 import {
-  QdrantClient, ConnectError, ConnectErrorCode, Distance, UpdateStatus,
+  QdrantClient, ConnectError, ConnectErrorCode, Distance, FieldType,
+  UpdateStatus,
 } from '@qdrant/js-client-grpc';
 
 const [mainPort, keyedPort, apiKey] = process.argv.slice(2);
@@ -129,6 +130,35 @@ async function mainFlow() {
   });
   assert.equal(got.result.length, 1);
   assert.equal(got.result[0].payload.text.kind.value, LONG_TEXT);
+
+  // Payload update by filter, then a payload index and a filtered count.
+  const berlin = {
+    must: [{
+      conditionOneOf: {
+        case: 'field',
+        value: { key: 'city', match: { matchValue: { case: 'keyword', value: 'Berlin' } } },
+      },
+    }],
+  };
+  await points.setPayload({
+    collectionName: 'js', wait: true, payload: { tag: str('capital') },
+    pointsSelector: { pointsSelectorOneOf: { case: 'filter', value: berlin } },
+  });
+  await points.createFieldIndex({
+    collectionName: 'js', wait: true, fieldName: 'tag', fieldType: FieldType.FieldTypeKeyword,
+  });
+  const tagged = await points.count({
+    collectionName: 'js',
+    filter: {
+      must: [{
+        conditionOneOf: {
+          case: 'field',
+          value: { key: 'tag', match: { matchValue: { case: 'keyword', value: 'capital' } } },
+        },
+      }],
+    },
+  });
+  assert.equal(tagged.result.count, 1n);
 
   const count = await points.count({ collectionName: 'js', exact: true });
   assert.equal(count.result.count, 4n);
