@@ -200,13 +200,46 @@ long strata_hnsw_search_stats(strata_hnsw *h, const float *query, size_t k,
                               strata_hit *out,
                               strata_hnsw_query_stats *stats);
 
+/* int8 scalar quantization (quant.h).  Trains one pair of bounds that
+ * contains the central `quantile` share (in (0, 1], for example 0.99) of
+ * the components of the store's live vectors, then encodes every node.
+ * From then on inserts and updates encode their slot too, and searches
+ * through strata_hnsw_search_ex may walk the graph on the codes: about 4
+ * times fewer bytes per distance than float vectors.  Construction still
+ * uses the float vectors.  Waits for writers; searches may run.  Returns
+ * STRATA_HNSW_OK, STRATA_HNSW_EINVAL (quantile out of range, an L1 index,
+ * or a dimension above STRATA_QUANT_MAX_DIM), STRATA_HNSW_EEXIST (already
+ * quantized) or STRATA_HNSW_ENOMEM.
+ * NOTE: the bounds are not retrained; vectors added later that fall
+ * outside them are clamped.  The codes are not saved by strata_hnsw_save:
+ * call this again after strata_hnsw_load. */
+int strata_hnsw_quantize(strata_hnsw *h, float quantile);
+
+/* Search options.  All zero is the plain float search. */
+typedef struct strata_hnsw_search_options {
+  int quantized;      /* walk the graph on the int8 codes, when the index
+                         has them (strata_hnsw_quantize); else ignored */
+  int rescore;        /* quantized: recompute the distances of the best
+                         candidates from the float vectors and re-rank */
+  float oversampling; /* quantized with rescore: rescore the best
+                         ceil(oversampling * k) candidates (at least k);
+                         the beam is widened to that count if needed */
+} strata_hnsw_search_options;
+
+/* strata_hnsw_search_stats with options; `opts` may be NULL.  Without
+ * rescoring, a quantized search returns scores estimated from the codes. */
+long strata_hnsw_search_ex(strata_hnsw *h, const float *query, size_t k,
+                           size_t ef, const strata_slot_filter *filter,
+                           const strata_hnsw_search_options *opts,
+                           strata_hit *out, strata_hnsw_query_stats *stats);
+
 /* Whole-index counters.  Exact when no writer is running. */
 typedef struct strata_hnsw_info {
   size_t present;       /* PRESENT nodes */
   size_t removed;       /* REMOVED nodes awaiting strata_hnsw_repair */
   uint32_t entry;       /* entry slot, UINT32_MAX when empty */
   unsigned max_level;   /* level of the entry point */
-  size_t memory_bytes;  /* heap bytes owned by the index */
+  size_t memory_bytes;  /* heap bytes owned by the index, codes included */
 } strata_hnsw_info;
 
 void strata_hnsw_get_info(strata_hnsw *h, strata_hnsw_info *info);

@@ -393,6 +393,12 @@ static int insert_locked(strata_hnsw *h, uint32_t slot) {
     return STRATA_HNSW_EINVAL;
   if (!hnsw_ensure_chunk(h, slot))
     return STRATA_HNSW_ENOMEM;
+  /* Codes before the claim, so a failure leaves nothing to undo.  A
+   * PRESENT slot rejected below gets the codes of its current vector,
+   * which it already had unless strata_hnsw_update is due. */
+  if (h->quant &&
+      strata_quant_encode(h->quant, slot, hnsw_vector(h, slot)) != 0)
+    return STRATA_HNSW_ENOMEM;
 
   /* 1. Claim the slot: FREE or REMOVED to INSERTING. */
   hnsw_chunk *c = hnsw_chunk_of(h, slot);
@@ -465,6 +471,10 @@ int strata_hnsw_update(strata_hnsw *h, uint32_t slot) {
     rc = (prev & HNSW_BUSY) || prev == HNSW_INSERTING
              ? STRATA_HNSW_EBUSY
              : STRATA_HNSW_ENOTFOUND;
+  } else if (h->quant &&
+             strata_quant_encode(h->quant, slot, hnsw_vector(h, slot)) != 0) {
+    hnsw_set_state(h, slot, HNSW_PRESENT);
+    rc = STRATA_HNSW_ENOMEM;
   } else {
     hnsw_scratch *s = hnsw_scratch_get(h);
     bool hold = false;

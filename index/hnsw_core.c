@@ -141,6 +141,7 @@ static void scratch_free(hnsw_scratch *s) {
   free(s->picked_at);
   free(s->old_at);
   free(s->queue);
+  free(s->qbuf);
   free(s);
 }
 
@@ -163,6 +164,7 @@ void strata_hnsw_destroy(strata_hnsw *h) {
       chunk_free(h->chunks[i]);
   }
   free(h->chunks);
+  strata_quant_destroy(h->quant);
   for (size_t i = 0; i < h->n_pool; i++)
     scratch_free(h->pool[i]);
   free(h->pool);
@@ -406,8 +408,10 @@ hnsw_scratch *hnsw_scratch_get(strata_hnsw *h) {
   pthread_mutex_unlock(&h->pool_lock);
   if (!s)
     s = scratch_new(h);
-  if (s)
+  if (s) {
     s->oom = false;
+    s->qcode = NULL;
+  }
   return s;
 }
 
@@ -530,8 +534,11 @@ void strata_hnsw_get_info(strata_hnsw *h, strata_hnsw_info *info) {
                  sizeof(hnsw_cand) +
              s->list_cap * (4 * sizeof(uint32_t) + sizeof(float *)) +
              2 * (HNSW_MAX_LEVEL + 1) * s->list_cap * sizeof(uint32_t) +
-             s->queue_cap * sizeof(uint32_t);
+             s->queue_cap * sizeof(uint32_t) + s->qbuf_cap;
   }
   pthread_mutex_unlock(&h->pool_lock);
+  const strata_quant *quant = __atomic_load_n(&h->quant, __ATOMIC_ACQUIRE);
+  if (quant)
+    bytes += strata_quant_memory(quant);
   info->memory_bytes = bytes;
 }

@@ -24,6 +24,7 @@
 
 #include "distance.h"
 #include "hnsw.h"
+#include "quant.h"
 
 #define HNSW_NONE UINT32_MAX
 #define HNSW_MAX_LEVEL 30
@@ -98,6 +99,13 @@ typedef struct hnsw_scratch {
   uint32_t *queue;    /* removed nodes to walk through in a repair */
   size_t queue_cap;
 
+  /* Quantized search: the encoded query and the sum of its codes, or
+   * NULL when distances use the float vectors. */
+  const uint8_t *qcode;
+  uint32_t qcode_sum;
+  uint8_t *qbuf; /* room for one encoded query, quant->stride bytes */
+  size_t qbuf_cap;
+
   /* Counters of the current search. */
   size_t n_dist, n_filter, n_tested, n_passed;
   bool two_hop;
@@ -132,6 +140,11 @@ struct strata_hnsw {
   pthread_mutex_t pool_lock;
   hnsw_scratch **pool;
   size_t n_pool, pool_cap;
+
+  /* int8 codes of every node, set once by strata_hnsw_quantize under
+   * the exclusive writers lock, then kept up to date by inserts and
+   * updates; NULL when the index is not quantized.  Read atomically. */
+  strata_quant *quant;
 
   size_t n_present, n_removed; /* atomic */
   size_t upper_bytes;          /* atomic */

@@ -15,6 +15,8 @@
  * SIGMOD 2024).  Whatever the beam cannot find is covered by the exact
  * scan that runs when it returns fewer than k.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "hnsw_internal.h"
@@ -35,15 +37,26 @@
 /* Lines of a vector to prefetch ahead of a distance evaluation. */
 #define PREFETCH_LINES 4
 
-static inline void prefetch_vector(const strata_hnsw *h, uint32_t slot) {
-  const char *p = (const char *)hnsw_vector(h, slot);
+/* Prefetches what eval will read for `slot`: its codes in a quantized
+ * search, else its vector. */
+static inline void prefetch_vector(const strata_hnsw *h,
+                                   const hnsw_scratch *s, uint32_t slot) {
+  const char *p = s->qcode ? (const char *)strata_quant_codes(h->quant, slot)
+                           : (const char *)hnsw_vector(h, slot);
   for (int i = 0; i < PREFETCH_LINES; i++)
     __builtin_prefetch(p + 64 * i, 0, 3);
 }
 
+/* Returns the distance of `slot` to the query: estimated from the codes
+ * in a quantized search (s->qcode set), else exact from the vectors. */
 static inline float eval(strata_hnsw *h, hnsw_scratch *s, const float *q,
                          uint32_t slot) {
   s->n_dist++;
+  if (s->qcode) {
+    float d = strata_quant_distance(h->quant, h->metric, s->qcode,
+                                    s->qcode_sum, slot);
+    return h->negate ? -d : d;
+  }
   return hnsw_distance(h, q, hnsw_vector(h, slot));
 }
 
@@ -75,7 +88,7 @@ void hnsw_greedy_descend(strata_hnsw *h, hnsw_scratch *s,
       const uint32_t *list = hnsw_list(h, *cur, level);
       uint32_t n = hnsw_read_list(list, h->m, s->list);
       for (uint32_t i = 0; i < n; i++)
-        prefetch_vector(h, s->list[i]);
+        prefetch_vector(h, s, s->list[i]);
       for (uint32_t i = 0; i < n; i++) {
         float d = eval(h, s, vec, s->list[i]);
         if (d < *cur_dist) {
@@ -199,7 +212,7 @@ bool hnsw_beam_search(strata_hnsw *h, hnsw_scratch *s, const hnsw_target *t,
       if (*tag == visited)
         continue;
       if (*tag != tested)
-        prefetch_vector(h, nb);
+        prefetch_vector(h, s, nb);
       s->fresh[n_fresh++] = nb;
       if (!s->two_hop)
         *tag = visited;
@@ -269,16 +282,76 @@ static bool graph_search(strata_hnsw *h, hnsw_scratch *s, const float *query,
   return hnsw_beam_search(h, s, &t, 0, ef);
 }
 
+/* Sorts found[0, n) nearest first; n is at most a few hundred. */
+static void sort_found(hnsw_cand *found, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    hnsw_cand c = found[i];
+    size_t j = i;
+    for (; j > 0 && hnsw_cand_less(c, found[j - 1]); j--)
+      found[j] = found[j - 1];
+    found[j] = c;
+  }
+}
+
+/* Replaces the estimated distances of the first n_rescore beam results
+ * by exact ones and sorts them again.  Returns how many there were. */
+static size_t rescore(strata_hnsw *h, hnsw_scratch *s, const float *query,
+                      size_t n_rescore) {
+  size_t n = s->n_found < n_rescore ? s->n_found : n_rescore;
+  for (size_t i = 0; i < n; i++)
+    s->found[i].dist =
+        hnsw_distance(h, query, hnsw_vector(h, s->found[i].slot));
+  sort_found(s->found, n);
+  return n;
+}
+
+/* Encodes the query for a quantized search into the scratch.  Returns
+ * false when out of memory. */
+static bool begin_quantized(const strata_quant *quant, hnsw_scratch *s,
+                            const float *query) {
+  if (s->qbuf_cap < quant->stride) {
+    uint8_t *buf = realloc(s->qbuf, quant->stride);
+    if (!buf)
+      return false;
+    s->qbuf = buf;
+    s->qbuf_cap = quant->stride;
+  }
+  s->qcode_sum = strata_quant_encode_query(quant, query, s->qbuf);
+  s->qcode = s->qbuf;
+  return true;
+}
+
 long strata_hnsw_search_stats(strata_hnsw *h, const float *query, size_t k,
                               size_t ef, const strata_slot_filter *filter,
                               strata_hit *out,
                               strata_hnsw_query_stats *stats) {
+  return strata_hnsw_search_ex(h, query, k, ef, filter, NULL, out, stats);
+}
+
+long strata_hnsw_search_ex(strata_hnsw *h, const float *query, size_t k,
+                           size_t ef, const strata_slot_filter *filter,
+                           const strata_hnsw_search_options *opts,
+                           strata_hit *out, strata_hnsw_query_stats *stats) {
   if (stats)
     *stats = (strata_hnsw_query_stats){0};
   if (k == 0)
     return 0;
   if (ef < k)
     ef = k;
+
+  /* A quantized search with rescoring needs a beam as wide as the
+   * candidates it rescores. */
+  const strata_quant *quant = NULL;
+  size_t n_rescore = 0;
+  if (opts && opts->quantized)
+    quant = __atomic_load_n(&h->quant, __ATOMIC_ACQUIRE);
+  if (quant && opts->rescore) {
+    double factor = opts->oversampling > 1.0f ? opts->oversampling : 1.0;
+    double want = ceil(factor * (double)k);
+    n_rescore = want < (double)SIZE_MAX / 2 ? (size_t)want : SIZE_MAX / 2;
+    if (ef < n_rescore)
+      ef = n_rescore;
+  }
   /* A beam wider than the node count finds nothing more; the bound also
    * keeps ef + 1 from overflowing. */
   size_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
@@ -293,10 +366,16 @@ long strata_hnsw_search_stats(strata_hnsw *h, const float *query, size_t k,
   s->gave_up = false;
 
   long count = -1;
+  if (quant && !begin_quantized(quant, s, query))
+    goto done;
   if (!graph_search(h, s, query, ef, filter))
     goto done;
 
-  size_t n = s->n_found < k ? s->n_found : k;
+  size_t n = s->n_found;
+  if (n_rescore > 0)
+    n = rescore(h, s, query, n_rescore);
+  if (n > k)
+    n = k;
   for (size_t i = 0; i < n; i++)
     out[i] = (strata_hit){s->found[i].slot, hnsw_score(h, s->found[i].dist)};
   count = (long)n;

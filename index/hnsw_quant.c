@@ -1,0 +1,48 @@
+/*
+ * Turning on int8 scalar quantization for an existing index: train the
+ * bounds, encode every node, publish the codes.  Inserts and updates keep
+ * them current afterwards (hnsw_build.c), and hnsw_search.c walks the
+ * graph on them.
+ */
+#include <errno.h>
+
+#include "hnsw_internal.h"
+
+int strata_hnsw_quantize(strata_hnsw *h, float quantile) {
+  if (h->metric == STRATA_METRIC_L1)
+    return STRATA_HNSW_EINVAL;
+
+  /* The exclusive lock keeps inserts out, so every node linked before
+   * the codes are published is encoded below, and every later one by
+   * its insert. */
+  pthread_rwlock_wrlock(&h->writers);
+  int rc = STRATA_HNSW_OK;
+  strata_quant *q = NULL;
+  if (h->quant) {
+    rc = STRATA_HNSW_EEXIST;
+    goto done;
+  }
+  int err = strata_quant_create(h->store, quantile, &q);
+  if (err != 0) {
+    rc = err == EINVAL ? STRATA_HNSW_EINVAL : STRATA_HNSW_ENOMEM;
+    goto done;
+  }
+
+  /* REMOVED nodes are still walked through, so they need codes too. */
+  uint32_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
+  for (uint32_t slot = 0; slot < limit; slot++) {
+    if ((hnsw_state(h, slot) & HNSW_STATE_MASK) == HNSW_FREE)
+      continue;
+    if (strata_quant_encode(q, slot, hnsw_vector(h, slot)) != 0) {
+      rc = STRATA_HNSW_ENOMEM;
+      goto done;
+    }
+  }
+  __atomic_store_n(&h->quant, q, __ATOMIC_RELEASE);
+  q = NULL;
+
+done:
+  strata_quant_destroy(q);
+  pthread_rwlock_unlock(&h->writers);
+  return rc;
+}
