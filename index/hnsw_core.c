@@ -89,6 +89,7 @@ int hnsw_alloc(const strata_hnsw_params *params, strata_metric metric,
   h->dist_fn = dist_fn;
   h->negate = metric == STRATA_METRIC_DOT;
   h->dim = store->dim;
+  h->kernel_dim = store->stride;
   h->m = params->m;
   h->m0 = 2 * params->m;
   h->ef_construct = params->ef_construct;
@@ -142,6 +143,7 @@ static void scratch_free(hnsw_scratch *s) {
   free(s->old_at);
   free(s->queue);
   free(s->qbuf);
+  free(s->qpad);
   free(s);
 }
 
@@ -534,7 +536,8 @@ void strata_hnsw_get_info(strata_hnsw *h, strata_hnsw_info *info) {
                  sizeof(hnsw_cand) +
              s->list_cap * (4 * sizeof(uint32_t) + sizeof(float *)) +
              2 * (HNSW_MAX_LEVEL + 1) * s->list_cap * sizeof(uint32_t) +
-             s->queue_cap * sizeof(uint32_t) + s->qbuf_cap;
+             s->queue_cap * sizeof(uint32_t) + s->qbuf_cap +
+             s->qpad_cap * sizeof(float);
   }
   pthread_mutex_unlock(&h->pool_lock);
   const strata_quant *quant = __atomic_load_n(&h->quant, __ATOMIC_ACQUIRE);

@@ -105,6 +105,8 @@ typedef struct hnsw_scratch {
   uint32_t qcode_sum;
   uint8_t *qbuf; /* room for one encoded query, quant->stride bytes */
   size_t qbuf_cap;
+  float *qpad;   /* the query, zero-padded to kernel_dim floats */
+  size_t qpad_cap;
 
   /* Counters of the current search. */
   size_t n_dist, n_filter, n_tested, n_passed;
@@ -118,6 +120,12 @@ struct strata_hnsw {
   float (*dist_fn)(const float *, const float *, size_t);
   bool negate; /* DOT: distance is -dot so that smaller is closer */
   size_t dim;
+  /* Length passed to the distance kernels: dim rounded up to the
+   * store's row stride.  The store zeroes its chunks and writes only dim
+   * floats per row, so the padding adds nothing to a dot product or an
+   * L1 or squared L2 sum, and the kernels skip their slower tail code.
+   * A search copies the query into a zero-padded buffer of this length. */
+  size_t kernel_dim;
   uint32_t m, m0, ef_construct;
   size_t rec0;  /* u32 per level-0 record: 1 + m0 */
   size_t recu;  /* u32 per upper-level record: 1 + m */
@@ -271,7 +279,7 @@ static inline const float *hnsw_vector(const strata_hnsw *h, uint32_t slot) {
 
 static inline float hnsw_distance(const strata_hnsw *h, const float *a,
                                   const float *b) {
-  float d = h->dist_fn(a, b, h->dim);
+  float d = h->dist_fn(a, b, h->kernel_dim);
   return h->negate ? -d : d;
 }
 

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hnsw_internal.h"
 
@@ -305,6 +306,22 @@ static size_t rescore(strata_hnsw *h, hnsw_scratch *s, const float *query,
   return n;
 }
 
+/* Copies the query into s->qpad, zero-padded to h->kernel_dim floats.
+ * Returns the copy, or NULL when out of memory. */
+static const float *pad_query(const strata_hnsw *h, hnsw_scratch *s,
+                              const float *query) {
+  if (s->qpad_cap < h->kernel_dim) {
+    float *buf = realloc(s->qpad, h->kernel_dim * sizeof *buf);
+    if (!buf)
+      return NULL;
+    s->qpad = buf;
+    s->qpad_cap = h->kernel_dim;
+  }
+  memcpy(s->qpad, query, h->dim * sizeof *query);
+  memset(s->qpad + h->dim, 0, (h->kernel_dim - h->dim) * sizeof *query);
+  return s->qpad;
+}
+
 /* Encodes the query for a quantized search into the scratch.  Returns
  * false when out of memory. */
 static bool begin_quantized(const strata_quant *quant, hnsw_scratch *s,
@@ -366,14 +383,17 @@ long strata_hnsw_search_ex(strata_hnsw *h, const float *query, size_t k,
   s->gave_up = false;
 
   long count = -1;
+  const float *padded = pad_query(h, s, query);
+  if (!padded)
+    goto done;
   if (quant && !begin_quantized(quant, s, query))
     goto done;
-  if (!graph_search(h, s, query, ef, filter))
+  if (!graph_search(h, s, padded, ef, filter))
     goto done;
 
   size_t n = s->n_found;
   if (n_rescore > 0)
-    n = rescore(h, s, query, n_rescore);
+    n = rescore(h, s, padded, n_rescore);
   if (n > k)
     n = k;
   for (size_t i = 0; i < n; i++)

@@ -325,7 +325,7 @@ int main(int argc, char **argv) {
   std::vector<uint32_t> got(queries.count * kK);
   std::vector<strata_hit> hits(kK);
   std::vector<Point> strata_curve, quant_curve, lib_curve;
-  for (size_t ef : {10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 256}) {
+  for (size_t ef : {10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 256, 512}) {
     // Two rounds of each library, keeping the faster round, because load
     // from other jobs on the machine only ever slows a round down.
     double strata_s = 1e30, lib_s = 1e30;
