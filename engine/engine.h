@@ -64,6 +64,8 @@ typedef struct strata_space {
   size_t removed_since_repair;
   strata_id_map *slot_hints; /* while loading: point id -> saved slot */
   size_t hint_misses;        /* vectors loaded without a usable hint */
+  uint32_t hinted_slots;     /* the slot file's high-water mark */
+  int slot_file_seen;        /* a slot file existed at open */
 } strata_space;
 
 typedef struct strata_collection {

@@ -19,7 +19,8 @@
  *   offset  size  field
  *        0     8  magic "STRASLOT"
  *        8     4  format version (1)
- *       12     4  zero
+ *       12     4  slot high-water mark: the store's slot count at the
+ *                 save, which can exceed the highest live slot + 1
  *       16     8  RocksDB sequence number when the files were written
  *       24     8  entry count N
  *       32        N entries of 21 bytes: u32 slot, u8 id kind (0 number,
@@ -249,8 +250,8 @@ static uint8_t *read_file(const char *path, size_t *len) {
 /* Parses a slot file into a map from point id to slot; NULL with a
  * reason in `why` when the file is damaged or stale. */
 static strata_id_map *parse_slot_file(const uint8_t *data, size_t len,
-                                      uint64_t sequence, char *why,
-                                      size_t why_len) {
+                                      uint64_t sequence, uint32_t *n_slots,
+                                      char *why, size_t why_len) {
   if (len < SLOT_HEADER + 4 || memcmp(data, SLOT_MAGIC, 8) != 0) {
     snprintf(why, why_len, "not a slot file, or truncated (%zu bytes)", len);
     return NULL;
@@ -273,6 +274,7 @@ static strata_id_map *parse_slot_file(const uint8_t *data, size_t len,
              (unsigned long long)sequence);
     return NULL;
   }
+  *n_slots = get_le32(data + 12);
   uint64_t n = get_le64(data + 24);
   if (n > (len - SLOT_HEADER - 4) / SLOT_ENTRY ||
       SLOT_HEADER + n * SLOT_ENTRY + 4 != len) {
@@ -322,12 +324,11 @@ void strata_index_files_load_hints(strata_db *db, strata_collection *c,
     uint8_t *data = path ? read_file(path, &len) : NULL;
     if (data) {
       char why[256];
-      c->spaces[s].slot_hints =
-          parse_slot_file(data, len, sequence, why, sizeof why);
+      c->spaces[s].slot_hints = parse_slot_file(
+          data, len, sequence, &c->spaces[s].hinted_slots, why, sizeof why);
+      c->spaces[s].slot_file_seen = 1;
       if (!c->spaces[s].slot_hints)
-        strata_db_log(db, "ignoring %s: %s; the HNSW graph of collection "
-                          "\"%s\" will be rebuilt",
-                      path, why, c->name);
+        strata_db_log(db, "ignoring %s: %s", path, why);
     }
     free(data);
     free(path);
@@ -381,6 +382,11 @@ void strata_index_files_finish_load(strata_db *db, strata_collection *c) {
       free(space->slot_hints);
       space->slot_hints = NULL;
     }
+    /* Freed slots at the top of the saved range come back as free
+     * slots, so the store spans the range the graph file was saved
+     * with. */
+    if (hinted && strata_vs_grow_to(&space->store, space->hinted_slots) != 0)
+      misses++;
     strata_vs_collect_free(&space->store);
 
     char *path = index_path(db, c->id, s, "graph");
@@ -415,6 +421,25 @@ void strata_index_files_finish_load(strata_db *db, strata_collection *c) {
                     misses);
     }
     free(path);
+    int seen = space->slot_file_seen;
+    space->slot_file_seen = 0;
+    if (db->read_only) {
+      /* A read-only handle must not take a minute to open because a
+       * writer (such as a running server) changed the data: its searches
+       * score exactly instead. */
+      strata_hnsw_destroy(space->graph);
+      space->graph = NULL;
+      if (space->store.n_live > 0)
+        strata_db_log(db, "collection \"%s\", vector \"%s\": no usable "
+                          "saved HNSW graph; this read-only handle scores "
+                          "searches exactly",
+                      c->name, space->name);
+      continue;
+    }
+    if (seen && !hinted)
+      strata_db_log(db, "rebuilding the HNSW graph of collection \"%s\", "
+                        "vector \"%s\", from the stored vectors",
+                    c->name, space->name);
     rebuild(db, c, space);
   }
 }
@@ -428,6 +453,7 @@ static int write_slot_file(const char *path, const strata_collection *c,
     return -1;
   memcpy(data, SLOT_MAGIC, 8);
   put_le32(data + 8, SLOT_VERSION);
+  put_le32(data + 12, (uint32_t)space->store.n_slots);
   put_le64(data + 16, sequence);
   put_le64(data + 24, n);
   uint8_t *p = data + SLOT_HEADER;

@@ -149,3 +149,19 @@ int strata_vs_collect_free(strata_vector_store *vs) {
       vs->free_slots[vs->n_free++] = (uint32_t)slot;
   return 0;
 }
+
+int strata_vs_grow_to(strata_vector_store *vs, size_t n_slots) {
+  if (n_slots <= vs->n_slots)
+    return 0;
+  if (n_slots > STRATA_VS_MAX_SLOTS)
+    return -1;
+  size_t first = vs->n_slots >> STRATA_VS_CHUNK_SHIFT;
+  size_t last = (n_slots - 1) >> STRATA_VS_CHUNK_SHIFT;
+  for (size_t chunk = first; chunk <= last; chunk++)
+    if (ensure_chunk(vs, chunk) != 0)
+      return -1;
+  if (ensure_live_bits(vs, n_slots) != 0)
+    return -1;
+  vs->n_slots = n_slots;
+  return 0;
+}

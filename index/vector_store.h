@@ -55,6 +55,12 @@ int strata_vs_reserve(strata_vector_store *vs, size_t extra);
  * too large, or memory runs out. */
 int strata_vs_add_at(strata_vector_store *vs, uint32_t slot, const float *vec);
 
+/* Raises the high-water mark to `n_slots` (no-op when it is already that
+ * high); the new slots are free.  Loading uses it to give the store the
+ * same slot range as when an index file was saved.  Returns 0, or -1
+ * when out of memory or above STRATA_VS_MAX_SLOTS. */
+int strata_vs_grow_to(strata_vector_store *vs, size_t n_slots);
+
 /* Puts every free slot below the high-water mark on the free list, after
  * a series of strata_vs_add_at() calls.  Returns 0, or -1 when out of
  * memory. */

@@ -281,11 +281,85 @@ static void test_persistence(const char *dir) {
   free(path);
 }
 
+/* Deleting the point in the highest slot shrinks the slot range that a
+ * reload sees; the saved graph must still load, every time. */
+static void test_delete_top_slot(const char *dir) {
+  strata_db *db = open_db(dir);
+  strata_vector_config vec = {"", 2, STRATA_DISTANCE_DOT, {0, 0, 1}};
+  strata_collection_config config = {&vec, 1};
+  REQUIRE(strata_collection_create(db, "tail", &config) == STRATA_OK);
+  float v[3][2] = {{1, 0}, {0, 1}, {1, 1}};
+  strata_named_vector nv[3];
+  strata_point pts[3];
+  for (int i = 0; i < 3; i++) {
+    nv[i] = (strata_named_vector){"", v[i], 2};
+    pts[i] = (strata_point){strata_id_num((uint64_t)i + 1), &nv[i], 1, NULL,
+                            0};
+  }
+  CHECK_OK(strata_upsert(db, "tail", pts, 3, NULL));
+  strata_point_id last = strata_id_num(3);
+  CHECK_OK(strata_delete(db, "tail", &last, 1, NULL, NULL));
+  strata_close(db);
+  for (int round = 0; round < 2; round++) {
+    db = open_db(dir);
+    CHECK(log_text[0] == '\0');
+    if (log_text[0])
+      fprintf(stderr, "reopen %d logged: %s", round, log_text);
+    strata_close(db);
+  }
+  db = open_db(dir);
+  CHECK_OK(strata_collection_drop(db, "tail"));
+  strata_close(db);
+}
+
+/* A read-only handle does not rebuild a stale graph: it scores exactly,
+ * and says so. */
+static void test_read_only_stale(const char *dir) {
+  strata_db *db = open_db(dir);
+  strata_vector_config vec = {"", 2, STRATA_DISTANCE_DOT, {0, 0, 1}};
+  strata_collection_config config = {&vec, 1};
+  REQUIRE(strata_collection_create(db, "ro", &config) == STRATA_OK);
+  static float v[200][2];
+  strata_named_vector nv[200];
+  strata_point pts[200];
+  for (int i = 0; i < 200; i++) {
+    v[i][0] = (float)i;
+    v[i][1] = 1;
+    nv[i] = (strata_named_vector){"", v[i], 2};
+    pts[i] = (strata_point){strata_id_num((uint64_t)i), &nv[i], 1, NULL, 0};
+  }
+  CHECK_OK(strata_upsert(db, "ro", pts, 200, NULL));
+  strata_close(db);
+  /* Make the saved graph stale, as a running writer would. */
+  char *slots = NULL;
+  if (asprintf(&slots, "%s/hnsw/c3-v0.slots", dir) < 0)
+    abort();
+  FILE *f = fopen(slots, "r+b");
+  REQUIRE(f != NULL);
+  fseek(f, 16, SEEK_SET);
+  fputc(0x7f, f); /* the sequence number */
+  fclose(f);
+  free(slots);
+  strata_open_options ro = {0, 1, capture_log, NULL, 1};
+  log_text[0] = '\0';
+  REQUIRE(strata_open(dir, &ro, &db) == STRATA_OK);
+  CHECK(strstr(log_text, "scores searches exactly") != NULL);
+  float q[2] = {1, 0};
+  strata_search_request req = {"", q, 2, 3, 0};
+  strata_records *res = NULL;
+  CHECK_OK(strata_search(db, "ro", &req, &res));
+  CHECK(res && res->count == 3 && res->items[0].id.num == 199);
+  strata_records_free(res);
+  strata_close(db);
+}
+
 int main(void) {
   make_data();
   char *dir = test_make_dir("index");
   test_recall_and_updates(dir);
   test_persistence(dir);
+  test_delete_top_slot(dir);
+  test_read_only_stale(dir);
   test_remove_dir(dir);
   free(dir);
   return check_finish("test_index");
