@@ -420,6 +420,48 @@ void strata_close(strata_db *db) {
 /* ------------------------------------------------------------------ */
 /* Collections                                                          */
 
+/* Returns the byte offset of the first invalid UTF-8 sequence in s, or
+ * -1 when it is all valid (no overlong forms, surrogates or code points
+ * above U+10FFFF). */
+static long first_invalid_utf8(const unsigned char *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    unsigned char c = s[i];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return (long)i;
+    }
+    if (len - i <= n)
+      return (long)i;
+    for (size_t k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xc0) != 0x80)
+        return (long)i;
+      cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+      return (long)i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/* Names are stored in JSON and printed in messages, so they must be
+ * valid UTF-8 without control characters.  Messages quote the name only
+ * once it is known to be printable. */
 static strata_status check_name(const char *what, const char *name,
                                 size_t max) {
   if (!name)
@@ -427,14 +469,25 @@ static strata_status check_name(const char *what, const char *name,
   size_t len = strlen(name);
   if (len > max)
     return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
-                       "%s \"%.40s...\" is %zu bytes long; the maximum is %zu",
-                       what, name, len, max);
+                       "%s is %zu bytes long; the maximum is %zu", what, len,
+                       max);
+  long bad = first_invalid_utf8((const unsigned char *)name, len);
+  if (bad >= 0)
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                       "%s is not valid UTF-8 (at byte %ld); use a UTF-8 "
+                       "name",
+                       what, bad);
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)name[i];
-    if (ch < 0x20 || ch == 0x7f || ch == '/')
+    if (ch < 0x20 || ch == 0x7f)
       return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
-                         "%s \"%s\" contains '/' or a control character at "
-                         "byte %zu; choose another name",
+                         "%s contains a control character (byte %zu is "
+                         "0x%02x); choose another name",
+                         what, i, ch);
+    if (ch == '/')
+      return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                         "%s \"%s\" contains '/' at byte %zu; choose "
+                         "another name",
                          what, name, i);
   }
   return STRATA_OK;

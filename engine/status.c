@@ -2,16 +2,21 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #define MESSAGE_MAX 1024
 
 static _Thread_local char last_message[MESSAGE_MAX];
 
 strata_status strata_fail(strata_status status, const char *fmt, ...) {
+  /* Format into a copy first: callers may pass strata_last_error() as an
+   * argument, to wrap a lower layer's message. */
+  char message[MESSAGE_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_message, sizeof last_message, fmt, ap);
+  vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
+  memcpy(last_message, message, sizeof last_message);
   return status;
 }
 

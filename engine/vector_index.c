@@ -275,6 +275,10 @@ static strata_id_map *parse_slot_file(const uint8_t *data, size_t len,
     return NULL;
   }
   *n_slots = get_le32(data + 12);
+  if (*n_slots > STRATA_VS_MAX_SLOTS) {
+    snprintf(why, why_len, "slot count %u is beyond the maximum", *n_slots);
+    return NULL;
+  }
   uint64_t n = get_le64(data + 24);
   if (n > (len - SLOT_HEADER - 4) / SLOT_ENTRY ||
       SLOT_HEADER + n * SLOT_ENTRY + 4 != len) {
@@ -298,6 +302,13 @@ static strata_id_map *parse_slot_file(const uint8_t *data, size_t len,
     strata_point_id id;
     memset(&id, 0, sizeof id);
     uint32_t slot = get_le32(p);
+    if (slot >= *n_slots) {
+      snprintf(why, why_len, "entry %llu has slot %u, beyond the recorded "
+               "slot count %u", (unsigned long long)i, slot, *n_slots);
+      strata_id_map_destroy(map);
+      free(map);
+      return NULL;
+    }
     if (p[4] == 0) {
       id.kind = STRATA_ID_NUM;
       id.num = get_le64(p + 5);

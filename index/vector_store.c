@@ -16,8 +16,9 @@ int strata_vs_init(strata_vector_store *vs, size_t dim) {
 }
 
 void strata_vs_destroy(strata_vector_store *vs) {
+  /* Chunks can be sparse (strata_vs_add_at), so visit every entry. */
   if (vs->chunks) {
-    for (size_t i = 0; i < CHUNK_TABLE_LEN && vs->chunks[i]; i++)
+    for (size_t i = 0; i < CHUNK_TABLE_LEN; i++)
       free(vs->chunks[i]);
   }
   free(vs->chunks);

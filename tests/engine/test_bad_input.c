@@ -232,6 +232,25 @@ static void test_bad_collections(void) {
               STRATA_ERR_INVALID_ARGUMENT, "'/'");
   CHECK_ERROR(strata_collection_create(db, "c", &config),
               STRATA_ERR_ALREADY_EXISTS, "already exists");
+  /* Names that are not UTF-8, or hold control characters, are refused
+   * before anything is stored (a stored one made the database
+   * unopenable). */
+  CHECK_ERROR(strata_collection_create(db, "a\xff" "b", &config),
+              STRATA_ERR_INVALID_ARGUMENT, "not valid UTF-8 (at byte 1)");
+  CHECK_ERROR(strata_collection_create(db, "\xc0\x80", &config),
+              STRATA_ERR_INVALID_ARGUMENT, "not valid UTF-8");
+  CHECK_ERROR(strata_collection_create(db, "tab\there", &config),
+              STRATA_ERR_INVALID_ARGUMENT, "control character");
+  strata_vector_config bad_vector_name = {"im\xffg", 4, STRATA_DISTANCE_DOT};
+  config.vectors = &bad_vector_name;
+  CHECK_ERROR(strata_collection_create(db, "z", &config),
+              STRATA_ERR_INVALID_ARGUMENT, "vector name is not valid UTF-8");
+  strata_vector_config unicode_name = {"bild-\xc3\xa4", 4,
+                                       STRATA_DISTANCE_DOT};
+  config.vectors = &unicode_name;
+  CHECK_OK(strata_collection_create(db, "\xe6\x97\xa5\xe6\x9c\xac", &config));
+  CHECK_OK(strata_collection_drop(db, "\xe6\x97\xa5\xe6\x9c\xac"));
+  config.vectors = &vec;
   strata_vector_config zero_dim = {"", 0, STRATA_DISTANCE_DOT};
   config.vectors = &zero_dim;
   CHECK_ERROR(strata_collection_create(db, "z", &config),
