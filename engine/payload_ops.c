@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "filter.h"
+#include "payload_text.h"
 
 typedef enum op_kind {
   OP_SET = 0,
@@ -160,6 +161,42 @@ static void change_set_release(change_set *cs) {
   free(cs->new_payloads);
 }
 
+/* Reads a point's stored payload twice over: as filters and indexes
+ * see it (*old, NULL for none) and as an exact copy for rewriting
+ * (*exact, an empty object for none). */
+static strata_status read_exact(strata_db *db, const strata_collection *c,
+                                const strata_point_id *id, json_t **old,
+                                json_t **exact) {
+  uint8_t key[STRATA_ROW_KEY_MAX];
+  size_t klen = strata_row_key(c->id, id, key);
+  char *text = NULL;
+  size_t len = 0;
+  *old = NULL;
+  *exact = NULL;
+  strata_status st = strata_store_get(db->store, db->view, STRATA_CF_PAYLOADS,
+                                      key, klen, &text, &len);
+  if (st != STRATA_OK)
+    return st;
+  if (!text) {
+    *exact = json_object();
+    return *exact ? STRATA_OK
+                  : strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  }
+  st = strata_payload_load(text, len, old);
+  if (st == STRATA_OK)
+    st = strata_payload_load_exact(text, len, exact);
+  free(text);
+  if (st == STRATA_ERR_INVALID_ARGUMENT) {
+    char idtext[STRATA_ID_STRLEN];
+    return strata_fail(STRATA_ERR_CORRUPTION,
+                       "stored payload of point %s in collection \"%s\" is "
+                       "not valid JSON; restore the data directory from a "
+                       "backup",
+                       strata_id_format(id, idtext), c->name);
+  }
+  return st;
+}
+
 /* Computes every selected point's new payload and encodes the batch. */
 static strata_status encode_changes(strata_db *db, const strata_collection *c,
                                     const payload_op *op,
@@ -175,16 +212,27 @@ static strata_status encode_changes(strata_db *db, const strata_collection *c,
   roaring_bitmap_to_uint32_array(targets, cs->points);
   cs->n = n;
   strata_status st = STRATA_OK;
+  int rewrites = op->kind == OP_SET || op->kind == OP_DELETE_KEYS;
   for (size_t i = 0; i < n && st == STRATA_OK; i++) {
     const strata_point_id *id = &c->points[cs->points[i]];
-    if (op->kind != OP_OVERWRITE && op->kind != OP_CLEAR)
-      st = strata_payload_read(db, c, id, &cs->old_payloads[i]);
-    else if (c->n_field_indexes > 0)
-      st = strata_payload_read(db, c, id, &cs->old_payloads[i]);
-    if (st == STRATA_OK)
-      st = apply_op(op, cs->old_payloads[i], &cs->new_payloads[i]);
-    if (st != STRATA_OK)
+    json_t *exact_old = NULL, *exact_new = NULL;
+    if (rewrites) {
+      /* The rewrite works on an exact copy (integers beyond int64 keep
+       * their digits); the indexes get the usual parse of both texts. */
+      st = read_exact(db, c, id, &cs->old_payloads[i], &exact_old);
+      if (st == STRATA_OK)
+        st = apply_op(op, exact_old, &exact_new);
+      json_decref(exact_old);
+    } else {
+      if (c->n_field_indexes > 0)
+        st = strata_payload_read(db, c, id, &cs->old_payloads[i]);
+      if (st == STRATA_OK)
+        st = apply_op(op, cs->old_payloads[i], &cs->new_payloads[i]);
+    }
+    if (st != STRATA_OK) {
+      json_decref(exact_new);
       break;
+    }
 
     uint8_t key[STRATA_ROW_KEY_MAX];
     size_t klen = strata_row_key(c->id, id, key);
@@ -195,13 +243,14 @@ static strata_status encode_changes(strata_db *db, const strata_collection *c,
       strata_store_batch_put(batch, db->store, STRATA_CF_PAYLOADS, key, klen,
                              op->text, op->text_len);
     } else {
-      /* NOTE: an integer beyond int64 was parsed as a real, so the
-       * payload written back holds its double value, not every digit. */
-      char *text = json_dumps(cs->new_payloads[i], JSON_COMPACT);
+      size_t text_len = 0;
+      char *text = strata_payload_dump_exact(exact_new, &text_len);
+      json_decref(exact_new);
       if (!text)
         return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
       strata_store_batch_put(batch, db->store, STRATA_CF_PAYLOADS, key, klen,
-                             text, strlen(text));
+                             text, text_len);
+      st = strata_payload_load(text, text_len, &cs->new_payloads[i]);
       free(text);
     }
   }
@@ -295,12 +344,19 @@ static strata_status check_call(strata_db *db, const char *collection,
   return STRATA_OK;
 }
 
-static strata_status parse_object(const char *payload, json_t **out) {
+/* Parses an update's payload; `exact` keeps integers beyond int64 for a
+ * rewrite (strata_payload_load_exact). */
+static strata_status parse_object(const char *payload, int exact,
+                                  json_t **out) {
   *out = NULL;
   if (!payload)
     return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
                        "payload is NULL; pass a JSON object");
   strata_status st = strata_payload_load(payload, strlen(payload), out);
+  if (st == STRATA_OK && exact) {
+    json_decref(*out);
+    st = strata_payload_load_exact(payload, strlen(payload), out);
+  }
   if (st != STRATA_OK)
     return strata_fail(st, "payload is not valid JSON: %s",
                        strata_last_error());
@@ -323,7 +379,7 @@ strata_status strata_payload_set(strata_db *db, const char *collection,
   if (st != STRATA_OK)
     return st;
   payload_op op = {.kind = OP_SET};
-  st = parse_object(payload, &op.value);
+  st = parse_object(payload, 1, &op.value);
   if (st == STRATA_OK && key && *key) {
     st = strata_path_parse(key, &op.key);
     for (size_t i = 0; st == STRATA_OK && i < op.key.n_segments; i++)
@@ -350,7 +406,7 @@ strata_status strata_payload_overwrite(strata_db *db, const char *collection,
   if (st != STRATA_OK)
     return st;
   payload_op op = {.kind = OP_OVERWRITE, .text = payload};
-  st = parse_object(payload, &op.value);
+  st = parse_object(payload, 0, &op.value);
   if (st == STRATA_OK) {
     op.text_len = strlen(payload);
     st = run_op(db, collection, points, &op, options, n_updated);
