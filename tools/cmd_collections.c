@@ -233,6 +233,9 @@ static int describe_collection(strata_db *db, const char *name) {
            strata_distance_name(info->vectors[i].distance), hnsw->m,
            hnsw->ef_construct, hnsw->full_scan_threshold_kb);
   }
+  for (size_t i = 0; i < info->n_field_indexes; i++)
+    printf("payload index %s: %s\n", info->field_indexes[i].field,
+           info->field_indexes[i].type);
   strata_collection_info_free(info);
   return 0;
 }

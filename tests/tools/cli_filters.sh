@@ -39,6 +39,8 @@ for indexed in no yes; do
   fi
 done
 expect_line '"indexes_used":["city"]'
+run info c
+expect_line "payload index city: keyword"
 run_fails 1 "already has a payload index" index create c city keyword
 run_fails 1 "unknown payload index type" index create c n geo
 run_fails 2 "--filter is invalid" count c --filter '{"must": 1}'
