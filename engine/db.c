@@ -53,12 +53,18 @@ strata_collection *strata_db_find(strata_db *db, const char *name) {
   return NULL;
 }
 
-static int catalogue_insert(strata_db *db, strata_collection *c) {
+/* Grows the catalogue so that one more collection fits. */
+static int catalogue_reserve(strata_db *db) {
   strata_collection **grown = realloc(
       db->collections, (db->n_collections + 1) * sizeof *db->collections);
   if (!grown)
     return -1;
   db->collections = grown;
+  return 0;
+}
+
+/* Inserts in name order; the caller has called catalogue_reserve(). */
+static void catalogue_insert(strata_db *db, strata_collection *c) {
   size_t at = 0;
   while (at < db->n_collections &&
          strcmp(db->collections[at]->name, c->name) < 0)
@@ -67,7 +73,6 @@ static int catalogue_insert(strata_db *db, strata_collection *c) {
           (db->n_collections - at) * sizeof *db->collections);
   db->collections[at] = c;
   db->n_collections++;
-  return 0;
 }
 
 static void catalogue_remove(strata_db *db, strata_collection *c) {
@@ -202,11 +207,12 @@ static int load_collection_config(const uint8_t *key, size_t klen,
     st->status = STRATA_ERR_CORRUPTION;
     return 1;
   }
-  if (catalogue_insert(st->db, c) != 0) {
+  if (catalogue_reserve(st->db) != 0) {
     strata_collection_free(c);
     st->status = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
     return 1;
   }
+  catalogue_insert(st->db, c);
   return 0;
 }
 
@@ -595,14 +601,15 @@ strata_status strata_collection_create(strata_db *db, const char *name,
                          json, strlen(json));
   strata_store_batch_put(batch, db->store, STRATA_CF_META,
                          "next_collection_id", 18, next, (size_t)next_len);
-  /* Reserve the catalogue slot before writing, so applying cannot fail. */
-  strata_collection **grown = realloc(
-      db->collections, (db->n_collections + 1) * sizeof *db->collections);
-  if (!grown) {
+  /* Reserve the catalogue slot before writing, so applying cannot fail.
+   * Readers use the array, so growing it takes the exclusive lock. */
+  pthread_rwlock_wrlock(&db->lock);
+  int reserved = catalogue_reserve(db);
+  pthread_rwlock_unlock(&db->lock);
+  if (reserved != 0) {
     st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
     goto done;
   }
-  db->collections = grown;
   st = strata_store_write(db->store, batch, 1);
   if (st != STRATA_OK)
     goto done;

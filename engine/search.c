@@ -73,9 +73,8 @@ static strata_status hits_to_records(strata_db *db, const strata_collection *c,
 
 /* Nonzero when a search on this space would walk its graph. */
 static int space_uses_graph(const strata_space *space) {
-  size_t threshold = (size_t)space->full_scan_threshold_kb * 1024 /
-                     ((size_t)space->dim * sizeof(float));
-  return space->graph && space->store.n_live > threshold;
+  return space->graph &&
+         space->store.n_live > strata_space_threshold_points(space);
 }
 
 static size_t clamp_k(const strata_space *space, uint32_t k) {

@@ -182,10 +182,8 @@ void strata_space_index_link(strata_db *db, strata_collection *c,
 
 long strata_space_search(const strata_space *space, const float *query,
                          size_t k, size_t ef, int exact, strata_hit *out) {
-  size_t vector_bytes = (size_t)space->dim * sizeof(float);
-  size_t threshold =
-      (size_t)space->full_scan_threshold_kb * 1024 / vector_bytes;
-  if (exact || !space->graph || space->store.n_live <= threshold)
+  if (exact || !space->graph ||
+      space->store.n_live <= strata_space_threshold_points(space))
     return strata_flat_search(&space->store, space->metric, query, k, NULL,
                               out);
   if (ef == 0)

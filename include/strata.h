@@ -354,7 +354,7 @@ strata_status strata_search(strata_db *db, const char *collection,
                             const strata_search_request *request,
                             strata_records **out);
 
-/* Answers several requests on one collection.  Sets *out to an array of
+/* Runs several search requests on one collection.  Sets *out to an array of
  * n_requests result sets; the caller frees it with
  * strata_records_free_array().  Fails whole when any request is invalid. */
 strata_status strata_search_batch(strata_db *db, const char *collection,

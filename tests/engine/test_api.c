@@ -22,8 +22,9 @@ static void test_collections(const char *dir) {
   char **names = NULL;
   CHECK_OK(strata_collection_list(db, &names));
   REQUIRE(names != NULL);
-  CHECK(names[0] && strcmp(names[0], "a") == 0);
-  CHECK(names[1] && strcmp(names[1], "b") == 0);
+  REQUIRE(names[0] && names[1]);
+  CHECK(strcmp(names[0], "a") == 0);
+  CHECK(strcmp(names[1], "b") == 0);
   CHECK(names[2] == NULL);
   strata_names_free(names);
 
@@ -89,7 +90,8 @@ static void test_points(const char *dir) {
   char idtext[STRATA_ID_STRLEN];
   CHECK(strcmp(strata_id_format(&got->items[0].id, idtext),
                "5c56c793-69f3-4fbf-87e6-c4bf54c28c26") == 0);
-  CHECK(got->items[1].id.kind == STRATA_ID_NUM && got->items[1].id.num == 7);
+  CHECK(got->items[1].id.kind == STRATA_ID_NUM);
+  CHECK(got->items[1].id.num == 7);
   CHECK(strcmp(got->items[1].payload, big) == 0);
   CHECK(got->items[1].payload_len == strlen(big));
   CHECK(got->items[0].n_vectors == 1);
@@ -126,7 +128,8 @@ static void test_points(const char *dir) {
   CHECK(count == 3);
   strata_point_id seven = strata_id_num(7);
   CHECK_OK(strata_get(db, "p", &seven, 1, STRATA_WITH_PAYLOAD, &got));
-  CHECK(got->count == 1 && strcmp(got->items[0].payload, "{}") == 0);
+  REQUIRE(got->count == 1);
+  CHECK(strcmp(got->items[0].payload, "{}") == 0);
   strata_records_free(got);
 
   uint64_t deleted = 0;
@@ -268,15 +271,18 @@ static void test_cosine_details(const char *dir) {
   strata_records *res = NULL;
   CHECK_OK(strata_search(db, "cos", &req, &res));
   REQUIRE(res && res->count == 2);
-  CHECK(res->items[0].id.num == 1 && fabsf(res->items[0].score - 1) < 1e-6f);
-  CHECK(res->items[1].id.num == 2 && res->items[1].score == 0.0f);
+  CHECK(res->items[0].id.num == 1);
+  CHECK(fabsf(res->items[0].score - 1) < 1e-6f);
+  CHECK(res->items[1].id.num == 2);
+  CHECK(res->items[1].score == 0.0f);
   strata_records_free(res);
 
   /* A zero query scores 0 against everything, never NaN. */
   strata_search_request zero_req = {"", zero, 2, 5, 0};
   CHECK_OK(strata_search(db, "cos", &zero_req, &res));
   REQUIRE(res && res->count == 2);
-  CHECK(res->items[0].score == 0.0f && res->items[1].score == 0.0f);
+  CHECK(res->items[0].score == 0.0f);
+  CHECK(res->items[1].score == 0.0f);
   strata_records_free(res);
   strata_close(db);
 }

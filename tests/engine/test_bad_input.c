@@ -137,7 +137,8 @@ static void test_bad_ids(void) {
   CHECK_ERROR(strata_id_parse("18446744073709551616", &id),
               STRATA_ERR_INVALID_ARGUMENT, "too large");
   CHECK_OK(strata_id_parse("18446744073709551615", &id));
-  CHECK(id.kind == STRATA_ID_NUM && id.num == UINT64_MAX);
+  CHECK(id.kind == STRATA_ID_NUM);
+  CHECK(id.num == UINT64_MAX);
   const char *bad_uuids[] = {"5c56c793-69f3-4fbf-87e6-c4bf54c28c2",
                              "5c56c793-69f3-4fbf-87e6-c4bf54c28c2g",
                              "5c56c79369f3-4fbf-87e6-c4bf54c28c26x",
@@ -217,7 +218,9 @@ static void test_empty_collection(void) {
   strata_point_id next;
   int has_next = 1;
   CHECK_OK(strata_scroll(db, "empty", NULL, 10, 0, &res, &next, &has_next));
-  CHECK(res && res->count == 0 && has_next == 0);
+  REQUIRE(res != NULL);
+  CHECK(res->count == 0);
+  CHECK(has_next == 0);
   strata_records_free(res);
   CHECK_ERROR(strata_scroll(db, "empty", NULL, 0, 0, &res, &next, &has_next),
               STRATA_ERR_INVALID_ARGUMENT, "limit is 0");

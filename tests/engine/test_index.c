@@ -348,7 +348,9 @@ static void test_read_only_stale(const char *dir) {
   strata_search_request req = {"", q, 2, 3, 0};
   strata_records *res = NULL;
   CHECK_OK(strata_search(db, "ro", &req, &res));
-  CHECK(res && res->count == 3 && res->items[0].id.num == 199);
+  REQUIRE(res != NULL);
+  CHECK(res->count == 3);
+  CHECK(res->items[0].id.num == 199);
   strata_records_free(res);
   strata_close(db);
 }
