@@ -97,6 +97,21 @@ static grpc_status_code dense_from_proto(api_call *call,
   return GRPC_STATUS_OK;
 }
 
+/* Returns 1 when a Vectors message contains a vector or a map of named
+ * vectors (which may leave some of the collection's names out). */
+static int has_vectors(const Qdrant__Vectors *vectors) {
+  if (vectors == NULL)
+    return 0;
+  switch (vectors->vectors_options_case) {
+  case QDRANT__VECTORS__VECTORS_OPTIONS_VECTOR:
+    return vectors->vector != NULL;
+  case QDRANT__VECTORS__VECTORS_OPTIONS_VECTORS:
+    return vectors->vectors != NULL;
+  default:
+    return 0;
+  }
+}
+
 static grpc_status_code point_from_proto(api_call *call,
                                          const strata_collection_info *info,
                                          const Qdrant__PointStruct *in,
@@ -105,7 +120,16 @@ static grpc_status_code point_from_proto(api_call *call,
   if (code != GRPC_STATUS_OK)
     return code;
 
+  /* Qdrant rejects a point without vectors.  The engine would store it
+   * with none, and no search would find it. */
   const Qdrant__Vectors *vectors = in->vectors;
+  if (!has_vectors(vectors)) {
+    char text[STRATA_ID_STRLEN];
+    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                    "point %s has no vector: every upserted point needs "
+                    "its vectors",
+                    strata_id_format(&out->id, text));
+  }
   if (vectors != NULL &&
       vectors->vectors_options_case ==
           QDRANT__VECTORS__VECTORS_OPTIONS_VECTOR &&
