@@ -34,6 +34,7 @@
  *      workers drain it and join them;
  *   4. destroy the server and the queue, grpc_shutdown_blocking().
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
+#include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
 #include "internal.h"
@@ -172,6 +174,48 @@ void strata_server_log(const char *format, ...) {
   /* One fprintf per line, so that lines of two threads do not mix. */
   fprintf(stderr, "%s.%03ldZ strata: %s\n", stamp, now.tv_nsec / 1000000,
           message);
+}
+
+/* gRPC core's own log lines (gpr_log, at GRPC_VERBOSITY, by default
+ * errors only) go through strata_server_log, so that the log has one
+ * format.  While this thread binds the listening port they are kept in
+ * bind_log instead, because strata_server_start reports a failure there
+ * in one line of its own. */
+static __thread char *bind_log;
+static __thread size_t bind_log_size;
+
+static void log_from_grpc(gpr_log_func_args *args) {
+  if (bind_log != NULL) {
+    size_t used = strlen(bind_log);
+    if (used + 1 < bind_log_size)
+      snprintf(bind_log + used, bind_log_size - used, "%s%s",
+               used > 0 ? "; " : "", args->message);
+    return;
+  }
+  strata_server_log("grpc %s: %s (%s:%d)",
+                    gpr_log_severity_string(args->severity), args->message,
+                    args->file, args->line);
+}
+
+static void install_grpc_log(void) { gpr_set_log_function(log_from_grpc); }
+
+/* Copies the operating system's reason (e.g. "Address already in use")
+ * out of gRPC's error text into `reason`; returns 0 when there is none. */
+static int os_error_of(const char *grpc_text, char *reason, size_t size) {
+  const char *key = "os_error:\"";
+  const char *start = strstr(grpc_text, key);
+  if (start == NULL)
+    return 0;
+  start += strlen(key);
+  const char *end = strchr(start, '"');
+  if (end == NULL || end == start)
+    return 0;
+  size_t len = (size_t)(end - start);
+  if (len >= size)
+    len = size - 1;
+  memcpy(reason, start, len);
+  reason[len] = '\0';
+  return 1;
 }
 
 static const char *status_name(grpc_status_code code) {
@@ -536,6 +580,9 @@ static void start_call(api_ctx *ctx) {
 
 static void *worker_main(void *arg) {
   strata_server *server = arg;
+  /* Named so that top, perf and /proc/PID/task distinguish workers from
+   * gRPC's own threads. */
+  pthread_setname_np(pthread_self(), "strata-worker");
   for (;;) {
     grpc_event event = grpc_completion_queue_next(
         server->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -674,6 +721,8 @@ strata_status strata_server_start(strata_db *db,
     return STRATA_ERR_INVALID_ARGUMENT;
   }
 
+  static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+  pthread_once(&log_once, install_grpc_log);
   grpc_init();
   strata_server *server = calloc(1, sizeof *server);
   if (server == NULL) {
@@ -732,13 +781,20 @@ strata_status strata_server_start(strata_db *db,
     snprintf(address, sizeof address, "[%s]:%d", host, config->port);
   else
     snprintf(address, sizeof address, "%s:%d", host, config->port);
+  char grpc_text[2048] = "", reason[128];
+  bind_log = grpc_text;
+  bind_log_size = sizeof grpc_text;
   server->port = grpc_server_add_http2_port(server->grpc, address, creds);
+  bind_log = NULL;
   grpc_server_credentials_release(creds);
   if (server->port == 0) {
-    snprintf(error, error_size,
-             "cannot listen on %s: the address is in use or cannot be "
-             "resolved",
-             address);
+    if (os_error_of(grpc_text, reason, sizeof reason))
+      snprintf(error, error_size, "cannot listen on %s: %s", address, reason);
+    else
+      snprintf(error, error_size,
+               "cannot listen on %s: the address is in use or cannot be "
+               "resolved",
+               address);
     server_free(server);
     return STRATA_ERR_IO;
   }
