@@ -43,6 +43,7 @@ strata_collection *strata_collection_new(const char *name, uint32_t id,
     space->hnsw_params.m = vectors[s].hnsw.m;
     space->hnsw_params.ef_construct = vectors[s].hnsw.ef_construct;
     space->full_scan_threshold_kb = vectors[s].hnsw.full_scan_threshold_kb;
+    space->quantization = vectors[s].quantization;
     if (!space->name || strata_vs_init(&space->store, space->dim) != 0 ||
         strata_space_index_create(space) != 0) {
       strata_collection_free(c);

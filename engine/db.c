@@ -116,12 +116,44 @@ static char *config_to_json(uint32_t id, const strata_vector_config *vectors,
     json_object_set_new(hnsw, "full_scan_threshold_kb",
                         json_integer(vectors[i].hnsw.full_scan_threshold_kb));
     json_object_set_new(v, "hnsw", hnsw);
+    /* Only quantized vectors get the key, so a collection without
+     * quantization is stored as before it existed. */
+    const strata_quantization_config *q = &vectors[i].quantization;
+    if (q->type == STRATA_QUANTIZATION_INT8)
+      json_object_set_new(
+          v, "quantization",
+          json_pack("{s:s,s:f,s:b}", "type", "int8", "quantile",
+                    (double)q->quantile, "always_ram", q->always_ram != 0));
     json_array_append_new(list, v);
   }
   json_object_set_new(root, "vectors", list);
   char *text = json_dumps(root, JSON_COMPACT);
   json_decref(root);
   return text;
+}
+
+/* Reads the "quantization" object of a stored vector config into `out`;
+ * a missing key (configs written before quantization existed) means
+ * none.  Returns 0, or -1 when the object is malformed or invalid. */
+static int quantization_from_json(const char *vector_name, uint32_t dim,
+                                  strata_distance distance, const json_t *q,
+                                  strata_quantization_config *out) {
+  memset(out, 0, sizeof *out);
+  if (!q)
+    return 0;
+  const json_t *type = json_object_get(q, "type");
+  const json_t *quantile = json_object_get(q, "quantile");
+  const json_t *always_ram = json_object_get(q, "always_ram");
+  if (!json_is_string(type) || strcmp(json_string_value(type), "int8") != 0 ||
+      !json_is_number(quantile) || !json_is_boolean(always_ram))
+    return -1;
+  out->type = STRATA_QUANTIZATION_INT8;
+  out->quantile = (float)json_number_value(quantile);
+  out->always_ram = json_is_true(always_ram);
+  return strata_quantization_config_check(vector_name, dim, distance, out) ==
+                 STRATA_OK
+             ? 0
+             : -1;
 }
 
 /* Parses a stored config; returns NULL (with the error set) when it is
@@ -161,7 +193,10 @@ static strata_collection *config_from_json(const char *name, const char *text,
       vectors[i].hnsw.full_scan_threshold_kb = (uint32_t)json_integer_value(
           json_object_get(hnsw, "full_scan_threshold_kb"));
       ok = strata_hnsw_config_resolve(vectors[i].name, &vectors[i].hnsw) ==
-           STRATA_OK;
+               STRATA_OK &&
+           quantization_from_json(vectors[i].name, vectors[i].dim, distance,
+                                  json_object_get(v, "quantization"),
+                                  &vectors[i].quantization) == 0;
     }
   }
   if (ok && json_integer_value(id) >= 0 &&
@@ -525,6 +560,10 @@ static strata_status check_config(const strata_collection_config *config) {
                          "vector \"%s\" has unknown distance code %d; use "
                          "Cosine, Euclid, Dot or Manhattan",
                          vname, (int)v->distance);
+    st = strata_quantization_config_check(vname, v->dim, v->distance,
+                                          &v->quantization);
+    if (st != STRATA_OK)
+      return st;
     for (size_t j = 0; j < i; j++) {
       const char *other = config->vectors[j].name ? config->vectors[j].name
                                                   : "";
@@ -718,6 +757,7 @@ void strata_collection_info_free(strata_collection_info *info) {
     free(info->field_indexes[i].type);
   }
   free(info->field_indexes);
+  free(info->quantization_bytes);
   free(info->name);
   free(info);
 }
@@ -742,7 +782,9 @@ strata_status strata_collection_describe(strata_db *db, const char *name,
     goto oom;
   info->name = strdup(c->name);
   info->vectors = calloc(c->n_spaces, sizeof *info->vectors);
-  if (!info->name || !info->vectors)
+  info->quantization_bytes =
+      calloc(c->n_spaces, sizeof *info->quantization_bytes);
+  if (!info->name || !info->vectors || !info->quantization_bytes)
     goto oom;
   for (size_t s = 0; s < c->n_spaces; s++) {
     info->vectors[s].name = strdup(c->spaces[s].name);
@@ -755,10 +797,13 @@ strata_status strata_collection_describe(strata_db *db, const char *name,
     info->vectors[s].hnsw.ef_construct = c->spaces[s].hnsw_params.ef_construct;
     info->vectors[s].hnsw.full_scan_threshold_kb =
         c->spaces[s].full_scan_threshold_kb;
+    info->vectors[s].quantization = c->spaces[s].quantization;
     if (c->spaces[s].graph) {
       strata_hnsw_info graph;
       strata_hnsw_get_info(c->spaces[s].graph, &graph);
       info->indexed_vectors_count += graph.present;
+      info->quantization_bytes[s] =
+          strata_hnsw_quantized_bytes(c->spaces[s].graph);
     }
   }
   info->points_count = c->n_points;

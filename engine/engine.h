@@ -59,6 +59,9 @@ typedef struct strata_space {
   strata_hnsw *graph;
   strata_hnsw_params hnsw_params;
   uint32_t full_scan_threshold_kb;
+  strata_quantization_config quantization;
+  /* The graph has int8 codes.  Changed under db->write_mutex. */
+  int quantized;
   uint32_t *relink;     /* slots the current write added or changed */
   size_t n_relink, relink_cap;
   size_t removed_since_repair;
@@ -145,6 +148,16 @@ int strata_vector_record_decode(const strata_collection *c,
 strata_status strata_hnsw_config_resolve(const char *vector_name,
                                          strata_hnsw_config *config);
 /* Creates the space's empty graph. */
+/* Checks a vector's quantization config; `vector_name` is for messages. */
+strata_status strata_quantization_config_check(
+    const char *vector_name, uint32_t dim, strata_distance distance,
+    const strata_quantization_config *config);
+/* Checks the quantization parameters of search request `index`. */
+strata_status strata_quantization_params_check(
+    const strata_quantization_search_params *params, size_t index);
+/* Heap bytes of the int8 codes of `h`, 0 when it has none.  Defined in
+ * index/hnsw_quant.c. */
+size_t strata_hnsw_quantized_bytes(strata_hnsw *h);
 int strata_space_index_create(strata_space *space);
 /* Records changes made under db->lock, for strata_space_index_link(). */
 int strata_space_index_reserve(strata_space *space, size_t n);
@@ -154,9 +167,26 @@ void strata_space_index_note_remove(strata_space *space, uint32_t slot);
 void strata_space_index_link(strata_db *db, strata_collection *c,
                              strata_space *space);
 /* Searches one query: the graph, or an exact scan when the space is
+/* Fills the graph search options of a request on `space`: walk the int8
+ * codes unless the space has none or `params` ignores them. */
+void strata_space_search_options(
+    const strata_space *space,
+    const strata_quantization_search_params *params,
+    strata_hnsw_search_options *out);
  * small or `exact` is set.  Same contract as strata_flat_search. */
 long strata_space_search(const strata_space *space, const float *query,
-                         size_t k, size_t ef, int exact, strata_hit *out);
+                         size_t k, size_t ef, int exact,
+                         const strata_hnsw_search_options *options,
+                         strata_hit *out);
+/* Walks the graph for the points in `allowed` (point numbers), with
+ * `options`; returns min(k, n_allowed_with_vector) hits or -1 when out
+ * of memory.  The caller has chosen the graph over an exact scan. */
+long strata_space_search_allowed(const strata_space *space,
+                                 const roaring_bitmap_t *allowed,
+                                 uint64_t n_allowed_with_vector,
+                                 const float *query, size_t k, size_t ef,
+                                 const strata_hnsw_search_options *options,
+                                 strata_hit *out);
 /* Persistence of graphs across strata_close() and strata_open(). */
 void strata_index_files_load_hints(strata_db *db, strata_collection *c,
                                    uint64_t sequence);

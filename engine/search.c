@@ -28,6 +28,10 @@ strata_status strata_search_request_check(const strata_collection *c,
                        "vector \"%s\" of collection \"%s\" has dimension %u",
                        index, req->query ? req->dim : 0, vname, c->name,
                        space->dim);
+  strata_status st = strata_quantization_params_check(&req->quantization,
+                                                      index);
+  if (st != STRATA_OK)
+    return st;
   double norm = 0;
   for (uint32_t i = 0; i < req->dim; i++) {
     if (!isfinite(req->query[i]))
@@ -92,7 +96,18 @@ static long filtered_search(strata_db *db, const strata_collection *c,
   *st = strata_plan_make(db, c, space, request, &plan);
   if (*st != STRATA_OK)
     return -1;
-  long n = strata_plan_search(c, &plan, query, request->k, request->ef, hits);
+  strata_hnsw_search_options options;
+  strata_space_search_options(&c->spaces[space], &request->quantization,
+                              &options);
+  long n;
+  /* strata_plan_search walks the graph on the float vectors only, so a
+   * graph walk on int8 codes is run here. */
+  if (plan.strategy == STRATA_PLAN_HNSW_FILTERED && options.quantized)
+    n = strata_space_search_allowed(&c->spaces[space], plan.allowed,
+                                    plan.matching_with_vector, query,
+                                    request->k, request->ef, &options, hits);
+  else
+    n = strata_plan_search(c, &plan, query, request->k, request->ef, hits);
   strata_plan_release(&plan);
   if (n < 0)
     *st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory during search");
@@ -187,8 +202,12 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
           break;
       } else {
         size_t k = clamp_k(space, requests[i].k);
+        strata_hnsw_search_options options;
+        strata_space_search_options(space, &requests[i].quantization,
+                                    &options);
         n = k ? strata_space_search(space, queries + offset, k,
-                                    requests[i].ef, requests[i].exact, hits)
+                                    requests[i].ef, requests[i].exact,
+                                    &options, hits)
               : 0;
       }
       offset += space->dim;

@@ -33,9 +33,20 @@
  * them.  Anything else (no files, a write after the save because the
  * process crashed, a damaged or truncated file) means a rebuild from the
  * stored vectors, reported through the log callback when a file existed.
+ *
+ * Quantization.  A vector configured for int8 gets codes
+ * (strata_hnsw_quantize) once it has more live points than its full-scan
+ * threshold and at least STRATA_QUANTIZATION_MIN_TRAIN: below that,
+ * unfiltered searches scan exactly and the codes would go unused.  The
+ * graph keeps them current on later inserts and updates.  They are not
+ * saved, so every open trains them again over all stored vectors.
+ * NOTE: between opens the bounds stay those trained on the first points;
+ * later vectors outside them are clamped, which costs recall when the
+ * data drifts.
  */
 #define _GNU_SOURCE /* asprintf */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +54,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../index/quant.h"
 #include "engine.h"
 
 #define SLOT_MAGIC "STRASLOT"
@@ -72,6 +84,93 @@ strata_status strata_hnsw_config_resolve(const char *vector_name,
                        vector_name, config->ef_construct, MAX_EF_CONSTRUCT,
                        STRATA_DEFAULT_EF_CONSTRUCT);
   return STRATA_OK;
+}
+
+strata_status strata_quantization_config_check(
+    const char *vector_name, uint32_t dim, strata_distance distance,
+    const strata_quantization_config *config) {
+  switch (config->type) {
+  case STRATA_QUANTIZATION_NONE:
+    if (config->quantile != 0.0f || config->always_ram)
+      return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                         "vector \"%s\": quantile %g and always_ram %d are "
+                         "set but the quantization type is none; set the "
+                         "type to int8 or leave both 0",
+                         vector_name, (double)config->quantile,
+                         config->always_ram);
+    return STRATA_OK;
+  case STRATA_QUANTIZATION_INT8:
+    break;
+  default:
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                       "vector \"%s\": quantization type %d is unknown; use "
+                       "STRATA_QUANTIZATION_NONE (0) or "
+                       "STRATA_QUANTIZATION_INT8 (1)",
+                       vector_name, (int)config->type);
+  }
+  /* Written so that NaN fails too. */
+  if (!(config->quantile > 0.5f && config->quantile <= 1.0f))
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                       "vector \"%s\": quantile %g is invalid; it must be "
+                       "above 0.5 and at most 1 (Qdrant's default is %g)",
+                       vector_name, (double)config->quantile,
+                       (double)STRATA_DEFAULT_QUANTILE);
+  if (distance == STRATA_DISTANCE_MANHATTAN)
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                       "vector \"%s\": int8 quantization does not support "
+                       "the Manhattan distance; use Cosine, Euclid or Dot, "
+                       "or no quantization",
+                       vector_name);
+  if (dim > STRATA_QUANT_MAX_DIM)
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                       "vector \"%s\": int8 quantization supports at most "
+                       "%d dimensions, not %u; use no quantization",
+                       vector_name, STRATA_QUANT_MAX_DIM, dim);
+  return STRATA_OK;
+}
+
+strata_status strata_quantization_params_check(
+    const strata_quantization_search_params *params, size_t index) {
+  if (params->rescore != STRATA_RESCORE_DEFAULT &&
+      params->rescore != STRATA_RESCORE_ON &&
+      params->rescore != STRATA_RESCORE_OFF)
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                       "request %zu: rescore value %d is unknown; use "
+                       "STRATA_RESCORE_DEFAULT, STRATA_RESCORE_ON or "
+                       "STRATA_RESCORE_OFF",
+                       index, (int)params->rescore);
+  float oversampling = params->oversampling;
+  if (!isfinite(oversampling) || (oversampling != 0.0f && oversampling < 1.0f))
+    return strata_fail(STRATA_ERR_INVALID_ARGUMENT,
+                       "request %zu: oversampling %g is invalid; it must be "
+                       "a finite number of at least 1 (or 0 for the "
+                       "default 1)",
+                       index, (double)oversampling);
+  return STRATA_OK;
+}
+
+/* Trains the int8 codes of a space configured for them once its graph
+ * is searched (see the file comment).  Caller holds db->write_mutex or
+ * is opening the database. */
+static void quantize_if_due(strata_db *db, const strata_collection *c,
+                            strata_space *space) {
+  if (space->quantization.type != STRATA_QUANTIZATION_INT8 || !space->graph ||
+      space->quantized)
+    return;
+  size_t live = space->store.n_live;
+  if (live <= strata_space_threshold_points(space) ||
+      live < STRATA_QUANTIZATION_MIN_TRAIN)
+    return;
+  int rc = strata_hnsw_quantize(space->graph, space->quantization.quantile);
+  if (rc == STRATA_HNSW_OK || rc == STRATA_HNSW_EEXIST) {
+    space->quantized = 1;
+    return;
+  }
+  strata_db_log(db,
+                "collection \"%s\", vector \"%s\": training int8 codes "
+                "failed (%s); graph searches use the float vectors until a "
+                "later write retries",
+                c->name, space->name, strata_hnsw_strerror(rc));
 }
 
 int strata_space_index_create(strata_space *space) {
@@ -171,6 +270,8 @@ void strata_space_index_link(strata_db *db, strata_collection *c,
   free(fresh);
   space->n_relink = 0;
 
+  quantize_if_due(db, c, space);
+
   strata_hnsw_info info;
   strata_hnsw_get_info(space->graph, &info);
   if (space->removed_since_repair > 0 &&
@@ -180,8 +281,23 @@ void strata_space_index_link(strata_db *db, strata_collection *c,
   }
 }
 
+void strata_space_search_options(
+    const strata_space *space,
+    const strata_quantization_search_params *params,
+    strata_hnsw_search_options *out) {
+  memset(out, 0, sizeof *out);
+  if (space->quantization.type != STRATA_QUANTIZATION_INT8 || params->ignore)
+    return;
+  /* The graph falls back to the float vectors until it has codes. */
+  out->quantized = 1;
+  out->rescore = params->rescore != STRATA_RESCORE_OFF;
+  out->oversampling = params->oversampling > 0.0f ? params->oversampling : 1.0f;
+}
+
 long strata_space_search(const strata_space *space, const float *query,
-                         size_t k, size_t ef, int exact, strata_hit *out) {
+                         size_t k, size_t ef, int exact,
+                         const strata_hnsw_search_options *options,
+                         strata_hit *out) {
   if (exact || !space->graph ||
       space->store.n_live <= strata_space_threshold_points(space))
     return strata_flat_search(&space->store, space->metric, query, k, NULL,
@@ -190,7 +306,38 @@ long strata_space_search(const strata_space *space, const float *query,
     ef = space->hnsw_params.ef_construct;
   if (ef < k)
     ef = k;
-  return strata_hnsw_search(space->graph, query, k, ef, NULL, out);
+  return strata_hnsw_search_ex(space->graph, query, k, ef, NULL, options, out,
+                               NULL);
+}
+
+typedef struct allowed_points {
+  const strata_space *space;
+  const roaring_bitmap_t *points;
+} allowed_points;
+
+static int allow_point_slot(uint32_t slot, void *ctx) {
+  const allowed_points *allowed = ctx;
+  return roaring_bitmap_contains(allowed->points, allowed->space->owner[slot]);
+}
+
+long strata_space_search_allowed(const strata_space *space,
+                                 const roaring_bitmap_t *allowed,
+                                 uint64_t n_allowed_with_vector,
+                                 const float *query, size_t k, size_t ef,
+                                 const strata_hnsw_search_options *options,
+                                 strata_hit *out) {
+  if (k > n_allowed_with_vector)
+    k = (size_t)n_allowed_with_vector;
+  if (k == 0)
+    return 0;
+  if (ef == 0)
+    ef = space->hnsw_params.ef_construct;
+  if (ef < k)
+    ef = k;
+  allowed_points ctx = {space, allowed};
+  strata_slot_filter filter = {allow_point_slot, &ctx};
+  return strata_hnsw_search_ex(space->graph, query, k, ef, &filter, options,
+                               out, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -348,6 +495,7 @@ void strata_index_files_load_hints(strata_db *db, strata_collection *c,
 static void rebuild(strata_db *db, strata_collection *c, strata_space *space) {
   strata_hnsw_destroy(space->graph);
   space->graph = NULL;
+  space->quantized = 0;
   if (strata_space_index_create(space) != 0) {
     strata_db_log(db, "collection \"%s\": out of memory creating the HNSW "
                       "graph of vector \"%s\"; searches scan exactly",
@@ -415,6 +563,8 @@ void strata_index_files_finish_load(strata_db *db, strata_collection *c) {
       if (rc == STRATA_HNSW_OK) {
         strata_hnsw_destroy(space->graph);
         space->graph = loaded;
+        space->quantized = 0;
+        quantize_if_due(db, c, space);
         free(path);
         continue;
       }
@@ -450,6 +600,7 @@ void strata_index_files_finish_load(strata_db *db, strata_collection *c) {
                         "vector \"%s\", from the stored vectors",
                     c->name, space->name);
     rebuild(db, c, space);
+    quantize_if_due(db, c, space);
   }
 }
 

@@ -160,12 +160,51 @@ typedef struct strata_hnsw_config {
   uint32_t full_scan_threshold_kb;
 } strata_hnsw_config;
 
+/* Quantization of one named vector, as Qdrant's quantization_config. */
+typedef enum strata_quantization_type {
+  STRATA_QUANTIZATION_NONE = 0,
+  /* Qdrant's scalar int8: one byte per dimension, bounds trained on the
+   * stored vectors.  Cosine, Euclid and Dot only; dim at most 32768. */
+  STRATA_QUANTIZATION_INT8 = 1
+} strata_quantization_type;
+
+/* Qdrant's default quantile. */
+#define STRATA_DEFAULT_QUANTILE 0.99f
+
+/* With STRATA_QUANTIZATION_INT8, graph searches walk the HNSW graph on
+ * int8 codes, about a quarter of the bytes of the float vectors, and by
+ * default rescore the best candidates from the float vectors (see
+ * strata_quantization_search_params).  Exact searches always score the
+ * float vectors.
+ *
+ * The codes are trained once the vector has more live points than its
+ * full-scan threshold (and at least STRATA_QUANTIZATION_MIN_TRAIN), that
+ * is once searches start to walk the graph.  Writes after that keep them
+ * current.  strata_open() trains them again over all stored vectors. */
+typedef struct strata_quantization_config {
+  strata_quantization_type type;
+  /* With INT8: the share of all vector components that the bounds must
+   * contain, above 0.5 and at most 1; STRATA_DEFAULT_QUANTILE is Qdrant's
+   * default.  Components outside the bounds are clamped to them.  Must be
+   * 0 with NONE. */
+  float quantile;
+  /* Qdrant's always_ram.  Stored and reported; Strata keeps the codes
+   * and the float vectors in RAM whatever its value.  Must be 0 with
+   * NONE. */
+  int always_ram;
+} strata_quantization_config;
+
+/* Live points a vector needs before its int8 codes are trained, so that
+ * the quantile bounds come from a sample of at least this many vectors. */
+#define STRATA_QUANTIZATION_MIN_TRAIN 256
+
 /* One named dense vector of a collection.  The unnamed vector is "". */
 typedef struct strata_vector_config {
   const char *name;
   uint32_t dim; /* 1 to STRATA_MAX_DIM */
   strata_distance distance;
   strata_hnsw_config hnsw; /* zero for the defaults */
+  strata_quantization_config quantization; /* zero for none */
 } strata_vector_config;
 
 typedef struct strata_collection_config {
@@ -175,8 +214,10 @@ typedef struct strata_collection_config {
 
 /* Creates a collection.  Names are 1 to 255 bytes of UTF-8 without '/'
  * or control characters.  Errors: STRATA_ERR_ALREADY_EXISTS,
- * STRATA_ERR_INVALID_ARGUMENT (bad name, dim, distance, or two vectors
- * with one name). */
+ * STRATA_ERR_INVALID_ARGUMENT (bad name, dim, distance, two vectors with
+ * one name, HNSW setting out of range, unknown quantization type,
+ * quantile out of range or NaN, int8 with Manhattan or with dim above
+ * 32768). */
 strata_status strata_collection_create(strata_db *db, const char *name,
                                        const strata_collection_config *config);
 
@@ -210,6 +251,9 @@ typedef struct strata_collection_info {
   /* Payload indexes, sorted by field; owned by this struct. */
   struct strata_field_index_info *field_indexes;
   size_t n_field_indexes;
+  /* Per vector, in the order of `vectors`: heap bytes of its int8 codes,
+   * 0 when it has none (no quantization, or codes not trained yet). */
+  uint64_t *quantization_bytes;
 } strata_collection_info;
 
 strata_status strata_collection_describe(strata_db *db, const char *name,
@@ -315,6 +359,29 @@ strata_status strata_scroll(strata_db *db, const char *collection,
 /* ------------------------------------------------------------------ */
 /* Search                                                               */
 
+/* Whether a quantized search rescores its candidates. */
+typedef enum strata_rescore {
+  STRATA_RESCORE_DEFAULT = 0, /* on, as in Qdrant */
+  STRATA_RESCORE_ON = 1,
+  STRATA_RESCORE_OFF = 2
+} strata_rescore;
+
+/* Search-time quantization parameters (Qdrant's QuantizationSearchParams).
+ * All zero is Qdrant's default: use the codes, rescore, oversampling 1.
+ * They apply to graph searches of a vector that has int8 codes and are
+ * ignored otherwise, but are checked in every request. */
+typedef struct strata_quantization_search_params {
+  int ignore; /* nonzero: walk the graph on the float vectors */
+  /* Rescoring recomputes the scores of the best candidates from the
+   * float vectors and re-ranks them, so that the returned scores are
+   * exact.  Without it, scores are estimates from the codes. */
+  strata_rescore rescore;
+  /* With rescoring, the best ceil(oversampling * k) candidates by code
+   * are rescored; at least 1, or 0 for the default 1.  Values above 1
+   * find more true neighbours at the cost of more float distances. */
+  float oversampling;
+} strata_quantization_search_params;
+
 typedef struct strata_search_request {
   const char *vector_name; /* NULL or "" for the unnamed vector */
   const float *query;
@@ -328,6 +395,7 @@ typedef struct strata_search_request {
   /* Only points that match this filter are returned; NULL for all.
    * Borrowed for the call. */
   const strata_filter *filter;
+  strata_quantization_search_params quantization; /* zero: the defaults */
 } strata_search_request;
 
 /* Finds the k points whose vector `vector_name` is closest to the query,
@@ -347,9 +415,12 @@ typedef struct strata_search_request {
  * the others (see strata_search_explain()).  A filter adds the errors
  * STRATA_ERR_IO and STRATA_ERR_CORRUPTION when a payload cannot be read.
  *
+ * A vector with int8 codes walks the graph on them, filtered or not,
+ * unless request->quantization.ignore is set.
+ *
  * Errors: STRATA_ERR_NOT_FOUND (collection), STRATA_ERR_INVALID_ARGUMENT
  * (unknown vector name, k is 0, wrong dimension, NaN or infinity in the
- * query). */
+ * query, unknown rescore value, oversampling below 1 or not finite). */
 strata_status strata_search(strata_db *db, const char *collection,
                             const strata_search_request *request,
                             strata_records **out);

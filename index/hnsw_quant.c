@@ -46,3 +46,9 @@ done:
   pthread_rwlock_unlock(&h->writers);
   return rc;
 }
+
+/* NOTE: declared in engine/engine.h, its only caller, not in hnsw.h. */
+size_t strata_hnsw_quantized_bytes(strata_hnsw *h) {
+  const strata_quant *q = __atomic_load_n(&h->quant, __ATOMIC_ACQUIRE);
+  return q ? strata_quant_memory(q) : 0;
+}

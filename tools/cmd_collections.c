@@ -19,7 +19,16 @@ static const char create_help[] =
     "  --full-scan-threshold-kb N\n"
     "                        search exactly below N KiB of vectors\n"
     "                        (default 10000)\n"
-    "  (the HNSW options apply to every vector of the collection)\n"
+    "  --quantization T      int8: graph searches walk one-byte codes per\n"
+    "                        dimension and rescore the best candidates\n"
+    "                        from the float vectors; none (default)\n"
+    "  --quantile Q          with int8: share of the vector components\n"
+    "                        inside the code bounds, above 0.5 and at\n"
+    "                        most 1 (default 0.99)\n"
+    "  --always-ram          with int8: Qdrant's always_ram, stored and\n"
+    "                        shown; Strata keeps all vectors in RAM anyway\n"
+    "  (the HNSW and quantization options apply to every vector of the\n"
+    "  collection)\n"
     "  --data DIR            database directory\n";
 
 /* Parses "NAME:DIM:DISTANCE"; the name may itself contain ':', so the
@@ -49,10 +58,51 @@ static int parse_vector_spec(char *text, strata_vector_config *out) {
   return 0;
 }
 
+/* Reads --quantization, --quantile and --always-ram into *out.  Returns
+ * -1 after printing the error line. */
+static int get_quantization(const cli_args *args,
+                            strata_quantization_config *out) {
+  const char *type = cli_get(args, "quantization");
+  memset(out, 0, sizeof *out);
+  if (type != NULL && strcmp(type, "int8") == 0) {
+    out->type = STRATA_QUANTIZATION_INT8;
+  } else if (type != NULL && strcmp(type, "none") != 0) {
+    cli_usage("create", "--quantization \"%s\" is invalid: expected int8 "
+              "or none", type);
+    return -1;
+  }
+  const char *quantile = cli_get(args, "quantile");
+  int int8 = out->type == STRATA_QUANTIZATION_INT8;
+  if ((quantile != NULL || cli_has(args, "always-ram")) && !int8) {
+    cli_usage("create", "--quantile and --always-ram need --quantization "
+              "int8");
+    return -1;
+  }
+  if (!int8)
+    return 0;
+  out->quantile = STRATA_DEFAULT_QUANTILE;
+  out->always_ram = cli_has(args, "always-ram");
+  if (quantile != NULL) {
+    char *end;
+    errno = 0;
+    float value = strtof(quantile, &end);
+    /* Written so that NaN fails too. */
+    if (end == quantile || *end != '\0' || errno != 0 ||
+        !(value > 0.5f && value <= 1.0f)) {
+      cli_usage("create", "--quantile %s is invalid: expected a number "
+                "above 0.5 and at most 1", quantile);
+      return -1;
+    }
+    out->quantile = value;
+  }
+  return 0;
+}
+
 int cmd_create(int argc, char **argv) {
   static const cli_option_spec specs[] = {
       {"dim", 1}, {"distance", 1}, {"vector", 1}, {"m", 1},
-      {"ef-construct", 1}, {"full-scan-threshold-kb", 1}, {NULL, 0}};
+      {"ef-construct", 1}, {"full-scan-threshold-kb", 1},
+      {"quantization", 1}, {"quantile", 1}, {"always-ram", 0}, {NULL, 0}};
   cli_args args;
   strata_vector_config *vectors = NULL;
   size_t n_vectors = 0;
@@ -131,8 +181,13 @@ int cmd_create(int argc, char **argv) {
       goto done;
     hnsw.full_scan_threshold_kb = (uint32_t)value;
   }
-  for (size_t i = 0; i < n_vectors; i++)
+  strata_quantization_config quantization;
+  if (get_quantization(&args, &quantization) < 0)
+    goto done;
+  for (size_t i = 0; i < n_vectors; i++) {
     vectors[i].hnsw = hnsw;
+    vectors[i].quantization = quantization;
+  }
 
   db = cli_open_db(&args, 1);
   if (db == NULL) {
@@ -232,6 +287,12 @@ static int describe_collection(strata_db *db, const char *name) {
            info->vectors[i].dim,
            strata_distance_name(info->vectors[i].distance), hnsw->m,
            hnsw->ef_construct, hnsw->full_scan_threshold_kb);
+    const strata_quantization_config *q = &info->vectors[i].quantization;
+    if (q->type == STRATA_QUANTIZATION_INT8)
+      printf("vector %s quantization: int8, quantile %g, always_ram %s, "
+             "codes %llu bytes\n",
+             label, (double)q->quantile, q->always_ram ? "yes" : "no",
+             (unsigned long long)info->quantization_bytes[i]);
   }
   for (size_t i = 0; i < info->n_field_indexes; i++)
     printf("payload index %s: %s\n", info->field_indexes[i].field,

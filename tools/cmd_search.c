@@ -51,6 +51,19 @@ static const char search_help[] =
     "neighbours\n"
     "  --exact             score every vector instead of walking the "
     "graph\n"
+    "  --ignore-quantization\n"
+    "                      walk the graph on the float vectors even when "
+    "the\n"
+    "                      vector has int8 codes\n"
+    "  --rescore, --no-rescore\n"
+    "                      with int8 codes: recompute the scores of the "
+    "best\n"
+    "                      candidates from the float vectors (the "
+    "default), or\n"
+    "                      return the scores estimated from the codes\n"
+    "  --oversampling X    with int8 codes and rescoring: rescore the "
+    "best\n"
+    "                      X * limit candidates, X >= 1 (default 1)\n"
     "  --with-payload      print each hit's payload\n"
     "  --payload-field F   print only the top-level payload field F, cut "
     "to 100\n"
@@ -80,6 +93,7 @@ typedef struct search_state {
   int quiet;
   const strata_filter *filter; /* NULL: no filter */
   int explain;
+  strata_quantization_search_params quantization;
 } search_state;
 
 /* ------------------------------------------------------------------ */
@@ -185,6 +199,7 @@ static int search_one(const search_state *state, const float *query,
                                     state->filter};
   strata_records *records = NULL;
 
+  request.quantization = state->quantization;
   if (state->explain) {
     char *plan = NULL;
     if (strata_search_explain(state->db, state->collection, &request,
@@ -380,6 +395,7 @@ static int search_file(const search_state *state, const char *path) {
       strata_search_request request = {
           state->vector_name, batch.values + vector->offset, vector->dim,
           state->k, state->with, state->ef, state->exact, state->filter};
+      request.quantization = state->quantization;
       requests[i] = request;
     }
     if (strata_search_batch(state->db, state->collection, requests,
@@ -425,6 +441,36 @@ done:
 /* ------------------------------------------------------------------ */
 /* Command                                                              */
 
+/* Reads --ignore-quantization, --rescore, --no-rescore and
+ * --oversampling into *out.  Returns -1 after printing the error line. */
+static int get_quantization_params(const cli_args *args,
+                                   strata_quantization_search_params *out) {
+  memset(out, 0, sizeof *out);
+  out->ignore = cli_has(args, "ignore-quantization");
+  if (cli_has(args, "rescore") && cli_has(args, "no-rescore")) {
+    cli_usage("search", "give at most one of --rescore and --no-rescore");
+    return -1;
+  }
+  if (cli_has(args, "rescore"))
+    out->rescore = STRATA_RESCORE_ON;
+  if (cli_has(args, "no-rescore"))
+    out->rescore = STRATA_RESCORE_OFF;
+  const char *text = cli_get(args, "oversampling");
+  if (text == NULL)
+    return 0;
+  char *end;
+  errno = 0;
+  float value = strtof(text, &end);
+  if (end == text || *end != '\0' || errno != 0 || !isfinite(value) ||
+      value < 1.0f) {
+    cli_usage("search", "--oversampling %s is invalid: expected a number of "
+              "at least 1", text);
+    return -1;
+  }
+  out->oversampling = value;
+  return 0;
+}
+
 int cmd_search(int argc, char **argv) {
   static const cli_option_spec specs[] = {
       {"vector", 1}, {"queries", 1},      {"like", 1},
@@ -433,6 +479,8 @@ int cmd_search(int argc, char **argv) {
       {"with-payload", 0}, {"payload-field", 1}, {"vector-name", 1},
       {"ef", 1},     {"exact", 0},        {"filter", 1},
       {"explain", 0},
+      {"ignore-quantization", 0}, {"rescore", 0}, {"no-rescore", 0},
+      {"oversampling", 1},
       {NULL, 0}};
   cli_args args;
   search_state state;
@@ -475,6 +523,8 @@ int cmd_search(int argc, char **argv) {
     goto done;
   uint64_t ef = 0;
   if (cli_has(&args, "ef") && cli_get_u64(&args, "ef", 1, 100000, &ef) < 0)
+    goto done;
+  if (get_quantization_params(&args, &state.quantization) < 0)
     goto done;
 
   state.args = &args;

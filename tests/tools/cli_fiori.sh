@@ -47,4 +47,81 @@ done
 echo "top hit in the same category: $same of $total"
 [ "$same" -ge $((total * 7 / 10)) ] || fail "only $same of $total agree"
 
+# int8 quantization.  A 1 KiB full-scan threshold makes searches walk
+# the graph, and the 778 vectors are enough to train the codes.
+run create qdocs --dim 384 --distance Cosine --quantization int8 \
+  --full-scan-threshold-kb 1
+run info qdocs
+expect_line "vector (unnamed) quantization: int8, quantile 0.99, always_ram no, codes 0 bytes"
+run import qdocs "$DOCS/embeddings.bin" --format raw --dim 384
+run info qdocs
+codes=$(sed -n 's/.*quantization: int8, quantile 0.99, always_ram no, codes \([0-9]*\) bytes$/\1/p' "$WORK/out")
+[ -n "$codes" ] || fail "no codes line: $(cat "$WORK/out")"
+[ "$codes" -ge $((778 * 384)) ] || fail "codes take $codes bytes, below 1 per dimension"
+
+# Recall against exact search over the first 20 chunks as queries,
+# through --truth.  With oversampling 1 (the default) rescoring only
+# reorders the top 10 by code, which holds about 9.5 of the true 10 on
+# these embeddings; oversampling 3 rescores the top 30 and finds them
+# all.
+run search qdocs --queries "$DOCS/embeddings.bin" --format raw --first 20 \
+  --exact
+awk '/^query/ { if (n) print line; line = ""; n = 0; next }
+     { line = line " " $2; n++ }
+     END { print line }' "$WORK/out" >"$WORK/exact_ids"
+[ "$(wc -l <"$WORK/exact_ids")" -eq 20 ] || fail "exact search: not 20 queries"
+while read -r ids; do
+  le32 10
+  for id in $ids; do le32 "$id"; done
+done <"$WORK/exact_ids" >"$WORK/qtruth.ivecs"
+run search qdocs --queries "$DOCS/embeddings.bin" --format raw --first 20 \
+  --truth "$WORK/qtruth.ivecs" --quiet
+recall=$(sed -n 's/^recall@10: \([0-9.]*\) over 20 queries$/\1/p' "$WORK/out")
+[ -n "$recall" ] || fail "no recall line: $(cat "$WORK/out")"
+awk -v r="$recall" 'BEGIN { exit !(r >= 0.9) }' || fail "int8 recall@10 is $recall"
+run search qdocs --queries "$DOCS/embeddings.bin" --format raw --first 20 \
+  --truth "$WORK/qtruth.ivecs" --quiet --oversampling 3 --rescore
+over=$(sed -n 's/^recall@10: \([0-9.]*\) over 20 queries$/\1/p' "$WORK/out")
+awk -v r="$over" 'BEGIN { exit !(r >= 0.99) }' ||
+  fail "int8 recall@10 with oversampling 3 is $over"
+echo "int8 recall@10 over 20 chunks: $recall, with oversampling 3: $over"
+
+# Rescored scores are exact; without rescoring they are estimates from
+# the codes; ignoring the codes gives exact scores again.
+run search qdocs --like 5 --limit 3 --exact
+cp "$WORK/out" "$WORK/exact5"
+run search qdocs --like 5 --limit 3
+[ "$(cat "$WORK/out")" = "$(cat "$WORK/exact5")" ] ||
+  fail "rescored hits differ from exact: $(cat "$WORK/out")"
+run search qdocs --like 5 --limit 3 --no-rescore
+[ "$(column 3)" != "$(awk '{ print $3 }' "$WORK/exact5")" ] ||
+  fail "--no-rescore scores equal the exact ones"
+run search qdocs --like 5 --limit 3 --no-rescore --ignore-quantization
+[ "$(cat "$WORK/out")" = "$(cat "$WORK/exact5")" ] ||
+  fail "--ignore-quantization differs from exact: $(cat "$WORK/out")"
+
+# Invalid values are rejected before anything is created.
+run_fails 2 "--quantization \"pq\" is invalid" create bad --dim 4 \
+  --distance Dot --quantization pq
+run_fails 2 "--quantile 1.5 is invalid" create bad --dim 4 --distance Dot \
+  --quantization int8 --quantile 1.5
+run_fails 2 "--quantile 0 is invalid" create bad --dim 4 --distance Dot \
+  --quantization int8 --quantile 0
+run_fails 2 "--quantile nan is invalid" create bad --dim 4 --distance Dot \
+  --quantization int8 --quantile nan
+run_fails 2 "need --quantization int8" create bad --dim 4 --distance Dot \
+  --quantile 0.9
+run_fails 1 "Manhattan" create bad --dim 4 --distance Manhattan \
+  --quantization int8
+run info
+if grep -q '^bad' "$WORK/out"; then fail "a rejected create left \"bad\""; fi
+run_fails 2 "--oversampling 0.5 is invalid" search qdocs --like 5 \
+  --oversampling 0.5
+run_fails 2 "at most one of --rescore and --no-rescore" search qdocs \
+  --like 5 --rescore --no-rescore
+run create tuned --dim 4 --distance Dot --quantization int8 --quantile 0.9 \
+  --always-ram
+run info tuned
+expect_line "vector (unnamed) quantization: int8, quantile 0.9, always_ram yes, codes 0 bytes"
+
 echo "cli fiori passed"
