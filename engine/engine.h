@@ -147,7 +147,6 @@ int strata_vector_record_decode(const strata_collection *c,
 /* Fills zero fields with defaults and checks ranges. */
 strata_status strata_hnsw_config_resolve(const char *vector_name,
                                          strata_hnsw_config *config);
-/* Creates the space's empty graph. */
 /* Checks a vector's quantization config; `vector_name` is for messages. */
 strata_status strata_quantization_config_check(
     const char *vector_name, uint32_t dim, strata_distance distance,
@@ -158,6 +157,7 @@ strata_status strata_quantization_params_check(
 /* Heap bytes of the int8 codes of `h`, 0 when it has none.  Defined in
  * index/hnsw_quant.c. */
 size_t strata_hnsw_quantized_bytes(strata_hnsw *h);
+/* Creates the space's empty graph. */
 int strata_space_index_create(strata_space *space);
 /* Records changes made under db->lock, for strata_space_index_link(). */
 int strata_space_index_reserve(strata_space *space, size_t n);
@@ -166,13 +166,13 @@ void strata_space_index_note_remove(strata_space *space, uint32_t slot);
 /* Step 5: links what the notes recorded, repairs after many removals. */
 void strata_space_index_link(strata_db *db, strata_collection *c,
                              strata_space *space);
-/* Searches one query: the graph, or an exact scan when the space is
 /* Fills the graph search options of a request on `space`: walk the int8
  * codes unless the space has none or `params` ignores them. */
 void strata_space_search_options(
     const strata_space *space,
     const strata_quantization_search_params *params,
     strata_hnsw_search_options *out);
+/* Searches one query: the graph, or an exact scan when the space is
  * small or `exact` is set.  Same contract as strata_flat_search. */
 long strata_space_search(const strata_space *space, const float *query,
                          size_t k, size_t ef, int exact,
