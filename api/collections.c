@@ -2,14 +2,19 @@
  * Handlers of Qdrant.HealthCheck and of the Collections service.
  *
  * CreateCollection maps HNSW's m, ef_construct and full_scan_threshold
- * (collection-wide, then per vector) to the engine's HNSW settings.  It
- * accepts and ignores the settings that do not change what a client
- * reads back: the other HNSW fields, WAL and optimizer tuning, on_disk
- * and on_disk_payload, timeout, shard_number, replication_factor
- * and write_consistency_factor of 1, sharding_method Auto, datatype
- * Float32.  It rejects with INVALID_ARGUMENT what it cannot honour:
- * sparse vectors, multivectors, quantization, other datatypes, strict
- * mode, metadata, custom sharding and several shards or replicas.
+ * and scalar int8 quantization (collection-wide, then per vector) to the
+ * engine's settings.  It accepts and ignores the settings that do not
+ * change what a client reads back: the other HNSW fields, WAL and
+ * optimizer tuning, on_disk and on_disk_payload, timeout, shard_number,
+ * replication_factor and write_consistency_factor of 1, sharding_method
+ * Auto, datatype Float32.  It rejects with INVALID_ARGUMENT what it
+ * cannot honour: sparse vectors, multivectors, product, binary and turbo
+ * quantization, other datatypes, strict mode, metadata, custom sharding
+ * and several shards or replicas.
+ *
+ * GetCollectionInfo returns each vector's quantization in its
+ * VectorParams, and in CollectionConfig too when every vector has the
+ * same one, because the engine stores it per vector only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +82,63 @@ static grpc_status_code apply_hnsw(api_call *call, const char *label,
   return GRPC_STATUS_OK;
 }
 
-/* Checks one VectorParams and fills `out`.  `collection_hnsw` is the
- * collection-wide HNSW setting, which the vector's own overrides. */
+/* Sets `out` from a QuantizationConfig when `config` is not NULL.  Only
+ * scalar int8 is supported; the engine checks the quantile. */
+static grpc_status_code
+apply_quantization(api_call *call, const char *label,
+                   const Qdrant__QuantizationConfig *config,
+                   strata_quantization_config *out) {
+  if (config == NULL)
+    return GRPC_STATUS_OK;
+  const char *method = NULL;
+  switch (config->quantization_case) {
+  case QDRANT__QUANTIZATION_CONFIG__QUANTIZATION_SCALAR:
+    break;
+  case QDRANT__QUANTIZATION_CONFIG__QUANTIZATION_PRODUCT:
+    method = "product";
+    break;
+  case QDRANT__QUANTIZATION_CONFIG__QUANTIZATION_BINARY:
+    method = "binary";
+    break;
+  case QDRANT__QUANTIZATION_CONFIG__QUANTIZATION_TURBOQUANT:
+    method = "turbo";
+    break;
+  default:
+    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                    "vector \"%s\": quantization_config names no "
+                    "quantization method; give scalar",
+                    label);
+  }
+  if (method != NULL)
+    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                    "vector \"%s\": %s quantization is not supported; use "
+                    "scalar quantization with type Int8",
+                    label, method);
+  const Qdrant__ScalarQuantization *scalar = config->scalar;
+  if (scalar == NULL || scalar->type != QDRANT__QUANTIZATION_TYPE__Int8)
+    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                    "vector \"%s\": scalar quantization type %d is not "
+                    "supported; use Int8 (1)",
+                    label, scalar != NULL ? (int)scalar->type : 0);
+  out->type = STRATA_QUANTIZATION_INT8;
+  out->quantile = STRATA_DEFAULT_QUANTILE;
+  out->always_ram = 0;
+  if (scalar->_quantile_case == QDRANT__SCALAR_QUANTIZATION___QUANTILE_QUANTILE)
+    out->quantile = scalar->quantile;
+  if (scalar->_always_ram_case ==
+      QDRANT__SCALAR_QUANTIZATION___ALWAYS_RAM_ALWAYS_RAM)
+    out->always_ram = scalar->always_ram;
+  return GRPC_STATUS_OK;
+}
+
+/* Checks one VectorParams and fills `out`.  `collection_hnsw` and
+ * `collection_quantization` are the collection-wide settings, which the
+ * vector's own override. */
 static grpc_status_code vector_params(
     api_call *call, const char *name, const Qdrant__VectorParams *params,
-    const Qdrant__HnswConfigDiff *collection_hnsw, strata_vector_config *out) {
+    const Qdrant__HnswConfigDiff *collection_hnsw,
+    const Qdrant__QuantizationConfig *collection_quantization,
+    strata_vector_config *out) {
   char shown[96];
   const char *label = api_printable(name, shown, sizeof shown);
   grpc_status_code code = api_check_utf8(call, "vector name", name);
@@ -106,9 +163,6 @@ static grpc_status_code vector_params(
                     "Dot, Manhattan",
                     label, (int)params->distance);
   }
-  if (params->quantization_config != NULL)
-    return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
-                    "vector \"%s\": quantization is not supported", label);
   if (params->multivector_config != NULL)
     return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                     "vector \"%s\": multivectors are not supported", label);
@@ -126,6 +180,13 @@ static grpc_status_code vector_params(
   code = apply_hnsw(call, label, collection_hnsw, &out->hnsw);
   if (code == GRPC_STATUS_OK)
     code = apply_hnsw(call, label, params->hnsw_config, &out->hnsw);
+  memset(&out->quantization, 0, sizeof out->quantization);
+  if (code == GRPC_STATUS_OK)
+    code = apply_quantization(call, label,
+                              params->quantization_config != NULL
+                                  ? params->quantization_config
+                                  : collection_quantization,
+                              &out->quantization);
   return code;
 }
 
@@ -136,8 +197,6 @@ static grpc_status_code check_unsupported(api_call *call,
   if (req->sparse_vectors_config != NULL &&
       req->sparse_vectors_config->n_map > 0)
     unsupported = "sparse vectors are";
-  else if (req->quantization_config != NULL)
-    unsupported = "quantization is";
   else if (req->strict_mode_config != NULL)
     unsupported = "strict mode is";
   else if (req->n_metadata > 0)
@@ -188,7 +247,8 @@ grpc_status_code api_collections_create(api_call *call,
     vectors = api_alloc(&call->arena, sizeof *vectors);
     if (vectors == NULL)
       return OUT_OF_MEMORY(call);
-    code = vector_params(call, "", vc->params, req->hnsw_config, &vectors[0]);
+    code = vector_params(call, "", vc->params, req->hnsw_config,
+                         req->quantization_config, &vectors[0]);
     n_vectors = 1;
   } else if (vc != NULL &&
              vc->config_case == QDRANT__VECTORS_CONFIG__CONFIG_PARAMS_MAP &&
@@ -205,7 +265,7 @@ grpc_status_code api_collections_create(api_call *call,
         if (strcmp(vectors[j].name, name) == 0)
           slot = j;
       code = vector_params(call, name, map->map[i]->value, req->hnsw_config,
-                           &vectors[slot]);
+                           req->quantization_config, &vectors[slot]);
       if (slot == n_vectors)
         n_vectors++;
     }
@@ -257,6 +317,29 @@ static Qdrant__HnswConfigDiff *hnsw_out(api_call *call,
   return h;
 }
 
+/* Describes an int8 config as a QuantizationConfig; NULL when out of
+ * memory. */
+static Qdrant__QuantizationConfig *
+quantization_out(api_call *call, const strata_quantization_config *config) {
+  Qdrant__QuantizationConfig *q =
+      API_NEW(&call->arena, Qdrant__QuantizationConfig,
+              QDRANT__QUANTIZATION_CONFIG__INIT);
+  Qdrant__ScalarQuantization *scalar =
+      API_NEW(&call->arena, Qdrant__ScalarQuantization,
+              QDRANT__SCALAR_QUANTIZATION__INIT);
+  if (q == NULL || scalar == NULL)
+    return NULL;
+  scalar->type = QDRANT__QUANTIZATION_TYPE__Int8;
+  scalar->_quantile_case = QDRANT__SCALAR_QUANTIZATION___QUANTILE_QUANTILE;
+  scalar->quantile = config->quantile;
+  scalar->_always_ram_case =
+      QDRANT__SCALAR_QUANTIZATION___ALWAYS_RAM_ALWAYS_RAM;
+  scalar->always_ram = config->always_ram != 0;
+  q->quantization_case = QDRANT__QUANTIZATION_CONFIG__QUANTIZATION_SCALAR;
+  q->scalar = scalar;
+  return q;
+}
+
 static Qdrant__VectorParams *params_out(api_call *call,
                                         const strata_vector_config *v) {
   Qdrant__VectorParams *p =
@@ -267,8 +350,27 @@ static Qdrant__VectorParams *params_out(api_call *call,
     p->hnsw_config = hnsw_out(call, &v->hnsw);
     if (p->hnsw_config == NULL)
       return NULL;
+    if (v->quantization.type == STRATA_QUANTIZATION_INT8) {
+      p->quantization_config = quantization_out(call, &v->quantization);
+      if (p->quantization_config == NULL)
+        return NULL;
+    }
   }
   return p;
+}
+
+/* Nonzero when every vector has the same int8 quantization config. */
+static int same_quantization(const strata_collection_info *info) {
+  const strata_quantization_config *first = &info->vectors[0].quantization;
+  if (first->type != STRATA_QUANTIZATION_INT8)
+    return 0;
+  for (size_t i = 1; i < info->n_vectors; i++) {
+    const strata_quantization_config *q = &info->vectors[i].quantization;
+    if (q->type != first->type || q->quantile != first->quantile ||
+        (q->always_ram != 0) != (first->always_ram != 0))
+      return 0;
+  }
+  return 1;
 }
 
 /* Describes the vectors of a collection as a VectorsConfig: `params` for
@@ -348,6 +450,12 @@ static grpc_status_code info_out(api_call *call,
   cc->hnsw_config = hnsw;
   cc->optimizer_config = opt;
   cc->wal_config = wal;
+  if (same_quantization(info)) {
+    cc->quantization_config =
+        quantization_out(call, &info->vectors[0].quantization);
+    if (cc->quantization_config == NULL)
+      return OUT_OF_MEMORY(call);
+  }
 
   os->ok = 1;
   os->error = "";

@@ -2,11 +2,13 @@
  * Handlers of Search, SearchBatch, Query and QueryBatch.  All four reduce
  * to one nearest-neighbour request (struct nearest) on the engine's
  * search, which walks the HNSW graph unless SearchParams.exact is set or
- * the vector is small.  The engine has no offset or score threshold, so
+ * the vector is small, on the vector's int8 codes when it has them and
+ * SearchParams.quantization does not say ignore.  The engine has no offset or score threshold, so
  * the handler
  * requests offset + limit hits and drops the first `offset` and those
  * that miss the threshold.
  */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,12 +29,38 @@ typedef struct nearest {
   api_selection selection;
   uint32_t ef;           /* HNSW beam width, 0 for the vector's default */
   int exact;             /* score every vector instead of walking the graph */
+  strata_quantization_search_params quantization;
   int has_exclude;       /* query by point id: leave that point out */
   strata_filter *filter; /* owned; NULL for every point */
   strata_point_id exclude;
 } nearest;
 
-/* Applies SearchParams: hnsw_ef and exact.  Other fields are ignored. */
+/* Applies SearchParams.quantization: ignore, rescore, oversampling. */
+static grpc_status_code
+quantization_params(api_call *call, const Qdrant__QuantizationSearchParams *q,
+                    strata_quantization_search_params *out) {
+  if (q == NULL)
+    return GRPC_STATUS_OK;
+  if (q->_ignore_case == QDRANT__QUANTIZATION_SEARCH_PARAMS___IGNORE_IGNORE)
+    out->ignore = q->ignore;
+  if (q->_rescore_case == QDRANT__QUANTIZATION_SEARCH_PARAMS___RESCORE_RESCORE)
+    out->rescore = q->rescore ? STRATA_RESCORE_ON : STRATA_RESCORE_OFF;
+  if (q->_oversampling_case ==
+      QDRANT__QUANTIZATION_SEARCH_PARAMS___OVERSAMPLING_OVERSAMPLING) {
+    /* Written so that NaN fails too.  An explicit 0 is rejected, as
+     * Qdrant does, although the engine reads 0 as the default. */
+    if (!(q->oversampling >= 1.0 && q->oversampling <= FLT_MAX))
+      return api_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                      "quantization oversampling %g is invalid; it must be "
+                      "a finite number of at least 1",
+                      q->oversampling);
+    out->oversampling = (float)q->oversampling;
+  }
+  return GRPC_STATUS_OK;
+}
+
+/* Applies SearchParams: hnsw_ef, exact and quantization.  Other fields are
+ * ignored. */
 static grpc_status_code
 search_params(api_call *call, const Qdrant__SearchParams *params, nearest *n) {
   if (params == NULL)
@@ -46,7 +74,7 @@ search_params(api_call *call, const Qdrant__SearchParams *params, nearest *n) {
   }
   if (params->_exact_case == QDRANT__SEARCH_PARAMS___EXACT_EXACT)
     n->exact = params->exact;
-  return GRPC_STATUS_OK;
+  return quantization_params(call, params->quantization, &n->quantization);
 }
 
 /* Runs one nearest-neighbour request and converts its hits. */
@@ -89,7 +117,8 @@ static grpc_status_code run_nearest(api_call *call, const char *collection,
                                    .with = n->selection.with,
                                    .ef = n->ef,
                                    .exact = n->exact,
-                                   .filter = n->filter};
+                                   .filter = n->filter,
+                                   .quantization = n->quantization};
   strata_records *hits = NULL;
   strata_status st = strata_search(call->db, collection, &request, &hits);
   if (st != STRATA_OK)

@@ -101,7 +101,10 @@ static long filtered_search(strata_db *db, const strata_collection *c,
                               &options);
   long n;
   /* strata_plan_search walks the graph on the float vectors only, so a
-   * graph walk on int8 codes is run here. */
+   * graph walk on int8 codes is run here.
+   * NOTE: only the hnsw_filtered plan walks the codes; any other graph
+   * plan uses the float vectors until strata_plan_search takes search
+   * options. */
   if (plan.strategy == STRATA_PLAN_HNSW_FILTERED && options.quantized)
     n = strata_space_search_allowed(&c->spaces[space], plan.allowed,
                                     plan.matching_with_vector, query,

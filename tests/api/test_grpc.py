@@ -918,6 +918,165 @@ class HnswTest(unittest.TestCase):
         self.assertEqual(server.exit_code, 0)
 
 
+class QuantizationTest(unittest.TestCase):
+    """Scalar int8 quantization: create (collection-wide and per vector),
+    the config returned by Get, search parameters, and rejections."""
+
+    def scalar(self, **fields):
+        return cpb.QuantizationConfig(scalar=cpb.ScalarQuantization(
+            type=cpb.Int8, **fields))
+
+    def test_quantization(self):
+        import array
+        import random
+        with harness.Server(BINARY, SCRATCH) as server:
+            channel = grpc.insecure_channel(server.address)
+            coll = cgrpc.CollectionsStub(channel)
+            points = pgrpc.PointsStub(channel)
+
+            # Collection-wide config; a 1 KB threshold so that searches
+            # walk the graph.
+            coll.Create(cpb.CreateCollection(
+                collection_name="q",
+                hnsw_config=cpb.HnswConfigDiff(full_scan_threshold=1),
+                quantization_config=self.scalar(quantile=0.95,
+                                                always_ram=True),
+                vectors_config=cpb.VectorsConfig(params=cpb.VectorParams(
+                    size=16, distance=cpb.Dot))), timeout=10)
+            info = coll.Get(cpb.GetCollectionInfoRequest(
+                collection_name="q"), timeout=10).result
+            for q in (info.config.quantization_config,
+                      info.config.params.vectors_config.params
+                      .quantization_config):
+                self.assertEqual(q.WhichOneof("quantization"), "scalar")
+                self.assertEqual(q.scalar.type, cpb.Int8)
+                self.assertAlmostEqual(q.scalar.quantile, 0.95, places=6)
+                self.assertTrue(q.scalar.always_ram)
+
+            # Per vector: "a" with the default quantile, "b" without
+            # quantization, so no collection-wide config comes back.
+            coll.Create(cpb.CreateCollection(
+                collection_name="qv",
+                vectors_config=cpb.VectorsConfig(params_map=cpb.VectorParamsMap(
+                    map={"a": cpb.VectorParams(
+                        size=8, distance=cpb.Euclid,
+                        quantization_config=self.scalar()),
+                         "b": cpb.VectorParams(size=8,
+                                               distance=cpb.Cosine)}))),
+                timeout=10)
+            info = coll.Get(cpb.GetCollectionInfoRequest(
+                collection_name="qv"), timeout=10).result
+            vectors = info.config.params.vectors_config.params_map.map
+            a = vectors["a"].quantization_config.scalar
+            self.assertEqual(a.type, cpb.Int8)
+            self.assertAlmostEqual(a.quantile, 0.99, places=6)
+            self.assertFalse(a.always_ram)
+            self.assertFalse(vectors["b"].HasField("quantization_config"))
+            self.assertFalse(info.config.HasField("quantization_config"))
+
+            rng = random.Random(11)
+            data = [list(array.array("f", [rng.uniform(-1, 1)
+                                           for _ in range(16)]))
+                    for _ in range(2000)]
+            points.Upsert(ppb.UpsertPoints(
+                collection_name="q", wait=True,
+                points=[point(num(i), v) for i, v in enumerate(data)]),
+                timeout=60)
+
+            def search(q, **params):
+                return points.Search(ppb.SearchPoints(
+                    collection_name="q", vector=q, limit=10,
+                    params=ppb.SearchParams(**params)), timeout=10).result
+
+            found = estimated = 0
+            for _ in range(10):
+                q = list(array.array("f", [rng.uniform(-1, 1)
+                                           for _ in range(16)]))
+                exact = {id_of(x.id): x.score
+                         for x in search(q, exact=True)}
+                # Rescored scores are exact dot products.
+                rescored = search(q, quantization=ppb.QuantizationSearchParams(
+                    rescore=True, oversampling=2.0))
+                self.assertEqual(len(rescored), 10)
+                for x in rescored:
+                    want = sum(a * b for a, b in zip(q, data[id_of(x.id)]))
+                    self.assertAlmostEqual(x.score, want, places=4)
+                found += len(set(id_of(x.id) for x in rescored) &
+                             set(exact))
+                # Without rescoring the scores are estimates from codes.
+                raw = search(q, quantization=ppb.QuantizationSearchParams(
+                    rescore=False))
+                estimated += sum(
+                    abs(x.score - sum(a * b for a, b in
+                                      zip(q, data[id_of(x.id)]))) > 1e-3
+                    for x in raw)
+                # Ignoring the codes walks the float vectors: exact scores.
+                ignored = search(q, quantization=ppb.QuantizationSearchParams(
+                    ignore=True, rescore=False))
+                for x in ignored:
+                    want = sum(a * b for a, b in zip(q, data[id_of(x.id)]))
+                    self.assertAlmostEqual(x.score, want, places=4)
+                # Query takes the same parameters.
+                queried = points.Query(ppb.QueryPoints(
+                    collection_name="q", query=ppb.Query(
+                        nearest=ppb.VectorInput(dense=ppb.DenseVector(
+                            data=q))),
+                    limit=10, params=ppb.SearchParams(
+                        quantization=ppb.QuantizationSearchParams(
+                            rescore=True))), timeout=10).result
+                self.assertEqual(len(queried), 10)
+            self.assertGreaterEqual(found, 90)  # recall@10 over 10 queries
+            self.assertGreater(estimated, 0)
+
+            def rejected(request, text):
+                with self.assertRaises(grpc.RpcError) as ctx:
+                    coll.Create(request, timeout=10)
+                self.assertEqual(ctx.exception.code(),
+                                 grpc.StatusCode.INVALID_ARGUMENT,
+                                 ctx.exception.details())
+                self.assertIn(text, ctx.exception.details())
+                exists = coll.CollectionExists(cpb.CollectionExistsRequest(
+                    collection_name=request.collection_name), timeout=10)
+                self.assertFalse(exists.result.exists)
+
+            vc = cpb.VectorsConfig(params=cpb.VectorParams(
+                size=4, distance=cpb.Dot))
+            rejected(cpb.CreateCollection(
+                collection_name="pq", vectors_config=vc,
+                quantization_config=cpb.QuantizationConfig(
+                    product=cpb.ProductQuantization())),
+                "product quantization is not supported")
+            rejected(cpb.CreateCollection(
+                collection_name="bq", vectors_config=cpb.VectorsConfig(
+                    params=cpb.VectorParams(
+                        size=4, distance=cpb.Dot,
+                        quantization_config=cpb.QuantizationConfig(
+                            binary=cpb.BinaryQuantization())))),
+                "binary quantization is not supported")
+            rejected(cpb.CreateCollection(
+                collection_name="uq", vectors_config=vc,
+                quantization_config=cpb.QuantizationConfig(
+                    scalar=cpb.ScalarQuantization())),
+                "type 0 is not supported")
+            rejected(cpb.CreateCollection(
+                collection_name="q15", vectors_config=vc,
+                quantization_config=self.scalar(quantile=1.5)),
+                "quantile 1.5 is invalid")
+            rejected(cpb.CreateCollection(
+                collection_name="q0", vectors_config=vc,
+                quantization_config=self.scalar(quantile=0)),
+                "quantile 0 is invalid")
+            with self.assertRaises(grpc.RpcError) as ctx:
+                search([0.0] * 16, quantization=ppb.QuantizationSearchParams(
+                    oversampling=0.5))
+            self.assertEqual(ctx.exception.code(),
+                             grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("oversampling 0.5 is invalid",
+                          ctx.exception.details())
+            channel.close()
+        self.assertEqual(server.exit_code, 0)
+
+
 class InvalidNamesTest(unittest.TestCase):
     def test_names_not_utf8(self):
         # The engine refuses names that are not UTF-8, so a collection

@@ -3,7 +3,7 @@
  * scores with rescoring, filtered searches, upserts and deletes after
  * the codes exist, and the config and recall after reopening.
  *
- * The collection holds the first N_BASE training images as Euclid
+ * The collection contains the first N_BASE training images as Euclid
  * vectors of raw pixel values (0 to 255).  Its quantile is 0.95, whose
  * upper bound (about 241 on these images) clamps the brightest pixels,
  * so the codes lose information and rescoring has work to do.  With
@@ -228,10 +228,10 @@ static void test_bad_configs(strata_db *db) {
   strata_names_free(names);
 
   /* The bounds of the range: 1 is valid. */
-  strata_vector_config one = {"", 8, STRATA_DISTANCE_COSINE};
-  one.quantization =
+  strata_vector_config full_range = {"", 8, STRATA_DISTANCE_COSINE};
+  full_range.quantization =
       (strata_quantization_config){STRATA_QUANTIZATION_INT8, 1.0f, 0};
-  config = (strata_collection_config){&one, 1};
+  config = (strata_collection_config){&full_range, 1};
   CHECK_OK(strata_collection_create(db, "one", &config));
   CHECK_OK(strata_collection_drop(db, "one"));
 }
@@ -289,9 +289,10 @@ static double check_recall(strata_db *db, const float *queries) {
   return recall;
 }
 
-/* Without rescoring the scores are estimates from the codes; ignoring
- * the codes walks the float vectors and gives exact scores again; more
- * oversampling never finds fewer true neighbours. */
+/* Checks that scores without rescoring are estimates from the codes, and
+ * that ignoring the codes gives exact scores again.  On one beam, more
+ * oversampling rescores a superset of candidates, so it never finds
+ * fewer true neighbours. */
 static void check_search_params(strata_db *db, const float *queries) {
   size_t estimated = 0, found_1 = 0, found_4 = 0;
   double worst_ignored = 0;
@@ -303,8 +304,8 @@ static void check_search_params(strata_db *db, const float *queries) {
     ignore.quantization.ignore = 1;
     ignore.quantization.rescore = STRATA_RESCORE_OFF;
     strata_search_request exact = {.exact = 1};
-    strata_search_request over_1 = {.ef = K};
-    strata_search_request over_4 = {.ef = K};
+    strata_search_request over_1 = {.ef = 4 * K};
+    strata_search_request over_4 = {.ef = 4 * K};
     over_4.quantization.oversampling = 4.0f;
 
     strata_records *raw = search(db, query, &no_rescore);
@@ -333,7 +334,7 @@ static void check_search_params(strata_db *db, const float *queries) {
   }
   printf("scores estimated from the codes: %zu of %d; recall@%d at ef %d: "
          "%.3f with oversampling 1, %.3f with 4\n",
-         estimated, N_QUERIES * K, K, K,
+         estimated, N_QUERIES * K, K, 4 * K,
          (double)found_1 / (N_QUERIES * K), (double)found_4 / (N_QUERIES * K));
   CHECK(estimated > 0);
   CHECK(worst_ignored < 1e-5);
@@ -341,8 +342,11 @@ static void check_search_params(strata_db *db, const float *queries) {
 }
 
 /* Searches with a filter that matches 3 points in 4, enough for the
- * planner to walk the graph, against the exact filtered result. */
+ * planner to walk the graph, against the exact filtered result.  The
+ * field has a payload index, so the planner knows the matching points
+ * exactly and chooses hnsw_filtered. */
 static void check_filtered(strata_db *db, const float *queries) {
+  CHECK_OK(strata_field_index_create(db, "img", "odd", "bool", NULL));
   strata_filter *filter = NULL;
   const char *json = "{\"must\": [{\"key\": \"odd\", \"match\": {\"value\": "
                      "false}}]}";
@@ -353,7 +357,8 @@ static void check_filtered(strata_db *db, const float *queries) {
   plan_request.filter = filter;
   char *plan = NULL;
   CHECK_OK(strata_search_explain(db, "img", &plan_request, &plan));
-  CHECK(plan && strstr(plan, "\"strategy\":\"hnsw_filtered\"") != NULL);
+  REQUIRE(plan != NULL);
+  CHECK(strstr(plan, "\"strategy\":\"hnsw_filtered\"") != NULL);
   free(plan);
 
   size_t found = 0, total = 0, estimated = 0;
@@ -423,7 +428,8 @@ static void check_writes(strata_db *db, const float *queries,
 static void check_config(strata_db *db) {
   strata_collection_info *info = NULL;
   CHECK_OK(strata_collection_describe(db, "img", &info));
-  REQUIRE(info != NULL && info->n_vectors == 1);
+  REQUIRE(info != NULL);
+  CHECK(info->n_vectors == 1);
   const strata_quantization_config *q = &info->vectors[0].quantization;
   CHECK(q->type == STRATA_QUANTIZATION_INT8);
   CHECK(q->quantile == QUANTILE);

@@ -61,7 +61,7 @@ codes=$(sed -n 's/.*quantization: int8, quantile 0.99, always_ram no, codes \([0
 
 # Recall against exact search over the first 20 chunks as queries,
 # through --truth.  With oversampling 1 (the default) rescoring only
-# reorders the top 10 by code, which holds about 9.5 of the true 10 on
+# reorders the top 10 by code, which contains about 9.5 of the true 10 on
 # these embeddings; oversampling 3 rescores the top 30 and finds them
 # all.
 run search qdocs --queries "$DOCS/embeddings.bin" --format raw --first 20 \
