@@ -1,4 +1,5 @@
-// C wrapper around faiss::IndexFlatL2; see faiss_shim.h.
+// C wrapper around faiss::IndexFlatL2 and faiss::IndexHNSWFlat; see
+// faiss_shim.h.
 #include "faiss_shim.h"
 
 #include <cstdio>
@@ -6,6 +7,8 @@
 #include <new>
 
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/HNSW.h>
 #include <faiss/utils/distances.h>
 #include <omp.h>
 
@@ -13,6 +16,12 @@ struct strata_faiss_flat {
   faiss::IndexFlatL2 index;
   explicit strata_faiss_flat(size_t dim)
       : index(static_cast<faiss::Index::idx_t>(dim)) {}
+};
+
+struct strata_faiss_hnsw {
+  faiss::IndexHNSWFlat index;
+  strata_faiss_hnsw(size_t dim, int m, faiss::MetricType metric)
+      : index(static_cast<int>(dim), m, metric) {}
 };
 
 namespace {
@@ -63,6 +72,45 @@ int strata_faiss_flat_search(strata_faiss_flat *index, size_t nq,
 }
 
 void strata_faiss_flat_free(strata_faiss_flat *index) { delete index; }
+
+int strata_faiss_hnsw_create(size_t dim, int m, int ef_construct,
+                             int inner_product, strata_faiss_hnsw **out) {
+  *out = nullptr;
+  return guarded([&] {
+    faiss::MetricType metric =
+        inner_product ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+    *out = new strata_faiss_hnsw(dim, m, metric);
+    (*out)->index.hnsw.efConstruction = ef_construct;
+  });
+}
+
+int strata_faiss_hnsw_add(strata_faiss_hnsw *index, size_t n,
+                          const float *vectors) {
+  return guarded([&] {
+    index->index.add(static_cast<faiss::Index::idx_t>(n), vectors);
+  });
+}
+
+int strata_faiss_hnsw_search(strata_faiss_hnsw *index, size_t nq,
+                             const float *queries, size_t k, size_t ef,
+                             float *distances, int64_t *ids,
+                             size_t *distance_count) {
+  return guarded([&] {
+    index->index.hnsw.efSearch = static_cast<int>(ef);
+    faiss::hnsw_stats.reset();
+    index->index.search(static_cast<faiss::Index::idx_t>(nq), queries,
+                        static_cast<faiss::Index::idx_t>(k), distances, ids);
+    // Debian's FAISS 1.7.3 adds the distance count of each search to n3
+    // and leaves ndis at 0, as a test program showed.  Later versions
+    // count in ndis.
+    // NOTE: whether n3 includes the descent through the upper levels was
+    // not checked.
+    if (distance_count)
+      *distance_count = faiss::hnsw_stats.ndis + faiss::hnsw_stats.n3;
+  });
+}
+
+void strata_faiss_hnsw_free(strata_faiss_hnsw *index) { delete index; }
 
 void strata_faiss_set_omp_threads(int threads) {
   omp_set_num_threads(threads);

@@ -1,5 +1,6 @@
 /*
- * C interface to a FAISS IndexFlatL2, for benchmarks written in C.
+ * C interface to FAISS IndexFlatL2 and IndexHNSWFlat, for benchmarks
+ * written in C.
  *
  * Every function catches C++ exceptions and returns an error code instead:
  * 0 on success, STRATA_FAISS_ENOMEM when FAISS ran out of memory and
@@ -36,6 +37,35 @@ int strata_faiss_flat_search(strata_faiss_flat *index, size_t nq,
                              float *distances, int64_t *ids);
 
 void strata_faiss_flat_free(strata_faiss_flat *index);
+
+typedef struct strata_faiss_hnsw strata_faiss_hnsw;
+
+/* Creates an empty IndexHNSWFlat of `dim` dimensions with `m` links per
+ * node above level 0 (2m on level 0) and an insertion beam of
+ * `ef_construct`, in *out.  inner_product != 0 selects
+ * METRIC_INNER_PRODUCT (cosine similarity over normalised vectors),
+ * 0 selects METRIC_L2. */
+int strata_faiss_hnsw_create(size_t dim, int m, int ef_construct,
+                             int inner_product, strata_faiss_hnsw **out);
+
+/* Appends n vectors and links them, on the OpenMP thread count in force
+ * (strata_faiss_set_omp_threads).  Their ids are 0, 1, ... in the order
+ * added. */
+int strata_faiss_hnsw_add(strata_faiss_hnsw *index, size_t n,
+                          const float *vectors);
+
+/* Searches nq queries with efSearch = ef: writes nq * k ids, best first,
+ * and their distances (squared L2, or the inner product).  When
+ * `distance_count` is not NULL, stores the distance evaluations of the
+ * call from FAISS's global hnsw_stats, which the call resets first.
+ * FAISS 1.7.3 allocates a visited table of one byte per vector per call,
+ * so callers timing queries should pass many queries per call. */
+int strata_faiss_hnsw_search(strata_faiss_hnsw *index, size_t nq,
+                             const float *queries, size_t k, size_t ef,
+                             float *distances, int64_t *ids,
+                             size_t *distance_count);
+
+void strata_faiss_hnsw_free(strata_faiss_hnsw *index);
 
 /* Sets the OpenMP thread count FAISS uses (omp_set_num_threads). */
 void strata_faiss_set_omp_threads(int threads);
