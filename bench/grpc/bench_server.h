@@ -1,0 +1,31 @@
+/*
+ * The server process of grpc_bench (see bench_server.c).
+ */
+#ifndef GRPC_BENCH_SERVER_H
+#define GRPC_BENCH_SERVER_H
+
+#include <sys/types.h>
+
+typedef struct server_process {
+  pid_t pid;
+  int go;    /* write end of the pipe that starts and stops the server */
+  int ready; /* read end of the pipe that returns the port */
+} server_process;
+
+/* Forks the server process, which waits until bench_start_server().
+ * Call it while this process has no threads yet: the engine and gRPC
+ * start threads, and a child forked later would lack them. */
+server_process bench_fork_server(const char *db_dir, int threads);
+
+/* Lets the server open the database, which this process must have
+ * closed; returns the server's port.  Exits when the server fails. */
+int bench_start_server(const server_process *server);
+
+/* Stops the server and waits for it to exit. */
+void bench_stop_server(server_process *server);
+
+/* Sums the user and system CPU seconds of the threads of `pid`: all of
+ * them into *all, and those named `name` into *named. */
+void bench_process_cpu(pid_t pid, const char *name, double *all, double *named);
+
+#endif
