@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds Strata,
-# imports two real datasets into a local data directory and searches them.
+# imports two real datasets into a local data directory, searches them,
+# and then serves them over gRPC with `strata serve` on 127.0.0.1:6334
+# in the foreground until Ctrl-C.
 #   - Fashion-MNIST (Debian package dataset-fashion-mnist): 60,000 images
 #     of 784 pixels, Euclid distance, queried with test-set images.
 #   - 778 SAP Fiori documentation chunks with all-MiniLM-L6-v2 embeddings
 #     (tests/data/fiori-docs), Cosine distance, payloads with their text.
 # The data directory is $STRATA_DATA, else ./strata-data.  Importing is
 # skipped for a collection that already exists, so running it again only
-# searches.
+# searches and serves.
+#
+# usage: scripts/demo.sh [--no-serve]
+#   --no-serve   stop after the searches instead of starting the server
 set -euo pipefail
+serve=1
+for arg in "$@"; do
+  case $arg in
+    --no-serve) serve=0 ;;
+    -h | --help)
+      sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "demo.sh: unknown option $arg (see --help)" >&2
+      exit 2
+      ;;
+  esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 "$root/scripts/install-deps.sh"
@@ -55,3 +74,14 @@ echo "== documentation chunk 5 (first 200 characters)"
 echo
 echo "== chunks nearest to chunk 5, by title"
 "$strata" search fiori-docs --like 5 --limit 5 --payload-field title
+
+if [[ $serve -eq 0 ]]; then
+  exit 0
+fi
+echo
+echo "== serving $STRATA_DATA over gRPC (Qdrant's API) on 127.0.0.1:6334;"
+echo "   Ctrl-C stops it.  Query it from another terminal with:"
+# Debian's python3-grpcio is installed for /usr/bin/python3, which may
+# not be the first python3 on PATH.
+echo "   /usr/bin/python3 $root/scripts/query_demo.py"
+exec "$strata" serve --data "$STRATA_DATA" --host 127.0.0.1 --port 6334
