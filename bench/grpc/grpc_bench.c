@@ -770,7 +770,7 @@ int main(int argc, char **argv) {
   samples local_once = {0};
   double recall_local = local_recall(db, &o, &queries, &exact, &local_once);
 
-  printf("\n| mode                   | conns |       QPS | p50 (us) | p99 (us) "
+  printf("| mode                   | conns |       QPS | p50 (us) | p99 (us) "
          "| p99.9 (us) | client CPU | server CPU (workers) | CPU us/op | load "
          "|\n");
   printf("| ---------------------- | ----: | --------: | -------: | -------: "
