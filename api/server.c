@@ -178,9 +178,10 @@ void strata_server_log(const char *format, ...) {
 
 /* gRPC core's own log lines (gpr_log, at GRPC_VERBOSITY, by default
  * errors only) go through strata_server_log, so that the log has one
- * format.  While this thread binds the listening port they are kept in
- * bind_log instead, because strata_server_start reports a failure there
- * in one line of its own. */
+ * format.  The first strata_server_start installs this for the whole
+ * process, replacing any other gpr log function.  While a thread binds
+ * the listening port, its lines are kept in bind_log instead, because
+ * strata_server_start reports a failure there in one line of its own. */
 static __thread char *bind_log;
 static __thread size_t bind_log_size;
 
