@@ -115,10 +115,10 @@ static void upsert_images(strata_db *db, const char *name, uint64_t first_id,
     points[i].id = strata_id_num(first_id + i);
     points[i].vectors = &named[i];
     points[i].n_vectors = 1;
-    /* One point in four is "odd" for the filtered searches. */
+    /* One point in ten is "tenth", for the filtered searches. */
     if (with_payload)
-      points[i].payload = (first_id + i) % 4 == 0 ? "{\"odd\":true}"
-                                                  : "{\"odd\":false}";
+      points[i].payload = (first_id + i) % 10 == 0 ? "{\"tenth\":true}"
+                                                   : "{\"tenth\":false}";
   }
   CHECK_OK(strata_upsert(db, name, points, n, NULL));
   free(vectors);
@@ -341,15 +341,15 @@ static void check_search_params(strata_db *db, const float *queries) {
   CHECK(found_4 > found_1);
 }
 
-/* Searches with a filter that matches 3 points in 4, enough for the
+/* Searches with a filter that matches 9 points in 10, enough for the
  * planner to walk the graph, against the exact filtered result.  The
  * field has a payload index, so the planner knows the matching points
  * exactly and chooses hnsw_filtered. */
 static void check_filtered(strata_db *db, const float *queries) {
-  CHECK_OK(strata_field_index_create(db, "img", "odd", "bool", NULL));
+  CHECK_OK(strata_field_index_create(db, "img", "tenth", "bool", NULL));
   strata_filter *filter = NULL;
-  const char *json = "{\"must\": [{\"key\": \"odd\", \"match\": {\"value\": "
-                     "false}}]}";
+  const char *json = "{\"must\": [{\"key\": \"tenth\", \"match\": "
+                     "{\"value\": false}}]}";
   CHECK_OK(strata_filter_parse_json(json, strlen(json), &filter));
   REQUIRE(filter != NULL);
 
@@ -377,7 +377,7 @@ static void check_filtered(strata_db *db, const float *queries) {
     strata_records *got = search(db, query, &quantized);
     CHECK(got->count == K);
     for (size_t i = 0; i < got->count; i++) {
-      CHECK(got->items[i].id.num % 4 != 0);
+      CHECK(got->items[i].id.num % 10 != 0);
       CHECK(score_error(&got->items[i], query) < 1e-5);
     }
     found += common_ids(got, truth);
