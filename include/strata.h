@@ -252,7 +252,11 @@ typedef struct strata_collection_info {
   struct strata_field_index_info *field_indexes;
   size_t n_field_indexes;
   /* Per vector, in the order of `vectors`: heap bytes of its int8 codes,
-   * 0 when it has none (no quantization, or codes not trained yet). */
+   * 0 when it has none (no quantization, or codes not trained yet).
+   * They include a fixed table of chunk pointers (4 MiB at the current
+   * slot limit), which dominates for small collections.  For 60,000
+   * Fashion-MNIST images (dim 784), strata info showed 926 bytes per
+   * vector. */
   uint64_t *quantization_bytes;
 } strata_collection_info;
 
