@@ -3,12 +3,16 @@
 #include "faiss_shim.h"
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
+#include <stdexcept>
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/HNSW.h>
+#include <faiss/index_io.h>
 #include <faiss/utils/distances.h>
 #include <omp.h>
 
@@ -19,9 +23,7 @@ struct strata_faiss_flat {
 };
 
 struct strata_faiss_hnsw {
-  faiss::IndexHNSWFlat index;
-  strata_faiss_hnsw(size_t dim, int m, faiss::MetricType metric)
-      : index(static_cast<int>(dim), m, metric) {}
+  std::unique_ptr<faiss::IndexHNSWFlat> index;
 };
 
 namespace {
@@ -79,16 +81,57 @@ int strata_faiss_hnsw_create(size_t dim, int m, int ef_construct,
   return guarded([&] {
     faiss::MetricType metric =
         inner_product ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
-    *out = new strata_faiss_hnsw(dim, m, metric);
-    (*out)->index.hnsw.efConstruction = ef_construct;
+    auto made = std::make_unique<strata_faiss_hnsw>();
+    made->index = std::make_unique<faiss::IndexHNSWFlat>(
+        static_cast<int>(dim), m, metric);
+    made->index->hnsw.efConstruction = ef_construct;
+    *out = made.release();
   });
 }
 
 int strata_faiss_hnsw_add(strata_faiss_hnsw *index, size_t n,
                           const float *vectors) {
   return guarded([&] {
-    index->index.add(static_cast<faiss::Index::idx_t>(n), vectors);
+    index->index->add(static_cast<faiss::Index::idx_t>(n), vectors);
   });
+}
+
+int strata_faiss_hnsw_write(const strata_faiss_hnsw *index,
+                            const char *path) {
+  return guarded([&] { faiss::write_index(index->index.get(), path); });
+}
+
+int strata_faiss_hnsw_read(const char *path, size_t dim, int m,
+                           int ef_construct, int inner_product, size_t n,
+                           const float *vectors, strata_faiss_hnsw **out) {
+  *out = nullptr;
+  int rc = guarded([&] {
+    std::unique_ptr<faiss::Index> read(faiss::read_index(path));
+    auto *hnsw = dynamic_cast<faiss::IndexHNSWFlat *>(read.get());
+    faiss::MetricType metric =
+        inner_product ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
+    if (!hnsw || hnsw->d != static_cast<int>(dim) ||
+        hnsw->metric_type != metric || hnsw->hnsw.nb_neighbors(1) != m ||
+        hnsw->hnsw.efConstruction != ef_construct ||
+        hnsw->ntotal != static_cast<faiss::Index::idx_t>(n))
+      throw std::runtime_error("not an IndexHNSWFlat with the requested "
+                               "dimension, metric, m, efConstruction and "
+                               "vector count");
+    auto *flat = dynamic_cast<const faiss::IndexFlat *>(hnsw->storage);
+    if (!flat || std::memcmp(flat->get_xb(), vectors,
+                             n * dim * sizeof(float)) != 0)
+      throw std::runtime_error("its vectors differ from the requested ones");
+    auto made = std::make_unique<strata_faiss_hnsw>();
+    read.release();
+    made->index.reset(hnsw);
+    *out = made.release();
+  });
+  if (rc != 0) {
+    char reason[sizeof last_error];
+    std::snprintf(reason, sizeof reason, "%s", last_error);
+    std::snprintf(last_error, sizeof last_error, "%s: %s", path, reason);
+  }
+  return rc;
 }
 
 int strata_faiss_hnsw_search(strata_faiss_hnsw *index, size_t nq,
@@ -96,9 +139,9 @@ int strata_faiss_hnsw_search(strata_faiss_hnsw *index, size_t nq,
                              float *distances, int64_t *ids,
                              size_t *distance_count) {
   return guarded([&] {
-    index->index.hnsw.efSearch = static_cast<int>(ef);
+    index->index->hnsw.efSearch = static_cast<int>(ef);
     faiss::hnsw_stats.reset();
-    index->index.search(static_cast<faiss::Index::idx_t>(nq), queries,
+    index->index->search(static_cast<faiss::Index::idx_t>(nq), queries,
                         static_cast<faiss::Index::idx_t>(k), distances, ids);
     // Debian's FAISS 1.7.3 adds the distance count of each search to n3
     // and leaves ndis at 0, as a test program showed.  Later versions

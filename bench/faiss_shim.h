@@ -54,6 +54,18 @@ int strata_faiss_hnsw_create(size_t dim, int m, int ef_construct,
 int strata_faiss_hnsw_add(strata_faiss_hnsw *index, size_t n,
                           const float *vectors);
 
+/* Saves the index to `path` with faiss::write_index. */
+int strata_faiss_hnsw_write(const strata_faiss_hnsw *index, const char *path);
+
+/* Reads an index that strata_faiss_hnsw_write saved and checks that it is
+ * an IndexHNSWFlat with the given dimension, m, ef_construct and metric
+ * (as for strata_faiss_hnsw_create) over exactly the n vectors given.
+ * Returns STRATA_FAISS_EFAISS with the reason in
+ * strata_faiss_last_error() when the file cannot be read or differs. */
+int strata_faiss_hnsw_read(const char *path, size_t dim, int m,
+                           int ef_construct, int inner_product, size_t n,
+                           const float *vectors, strata_faiss_hnsw **out);
+
 /* Searches nq queries with efSearch = ef: writes nq * k ids, best first,
  * and their distances (squared L2, or the inner product).  When
  * `distance_count` is not NULL, stores the distance evaluations of the

@@ -7,8 +7,9 @@
 // points and inserts them again, and compares recall and memory before
 // and after.
 //
-// Usage: hnsw_bench [--data FILE] [--churn EF] DATA [BASE [QUERIES [M
-//                   [EF_CONSTRUCT [THREADS [OVERSAMPLING]]]]]]
+// Usage: hnsw_bench [--data FILE] [--churn EF] [--faiss-index FILE
+//                   [--faiss-only]] DATA [BASE [QUERIES [M [EF_CONSTRUCT
+//                   [THREADS [OVERSAMPLING]]]]]]
 //
 // DATA is one of:
 //   - the Fashion-MNIST directory (Debian's dataset-fashion-mnist installs
@@ -24,6 +25,11 @@
 // 2 * k candidates.
 // --data FILE writes the sweep as gnuplot data for bench/hnsw/plot.gp.
 // --churn EF runs the churn measurement at beam width EF.
+// --faiss-index FILE loads the FAISS index from FILE when it exists and
+// matches, else builds it and saves it there.  A loaded index has no
+// build time in this run.  It saves the slowest build of the three,
+// because Debian's FAISS 1.7.3 computes distances with scalar code.
+// --faiss-only stops after building or loading the FAISS index.
 #include <malloc.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -58,8 +64,8 @@ constexpr size_t kK = 10;
 constexpr float kQuantile = 0.99f;
 constexpr double kChurnShare = 0.3;
 constexpr uint64_t kChurnSeed = 20261204;
-const size_t kEfSweep[] = {10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 256,
-                           512};
+const size_t kEfSweep[] = {10, 12, 16, 20,  24,  32,  40,  48,
+                           64, 96, 128, 160, 192, 256, 384, 512};
 
 struct Matrix {
   size_t count = 0, dim = 0;
@@ -67,12 +73,13 @@ struct Matrix {
 };
 
 struct Options {
-  std::string dir, data_path;
+  std::string dir, data_path, faiss_path;
   size_t n_base = SIZE_MAX, n_query = 1000;
   uint32_t m = 16, ef_construct = 100;
   unsigned threads = 1;
   float oversampling = 2.0f;
   size_t churn_ef = 0; // 0: no churn measurement
+  bool faiss_only = false;
 };
 
 [[noreturn]] void Die(const char *what, const std::string &path) {
@@ -265,6 +272,10 @@ Options ParseArgs(int argc, char **argv) {
   for (; i < argc && std::strncmp(argv[i], "--", 2) == 0; i++) {
     if (std::strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
       o.data_path = argv[++i];
+    } else if (std::strcmp(argv[i], "--faiss-index") == 0 && i + 1 < argc) {
+      o.faiss_path = argv[++i];
+    } else if (std::strcmp(argv[i], "--faiss-only") == 0) {
+      o.faiss_only = true;
     } else if (std::strcmp(argv[i], "--churn") == 0 && i + 1 < argc) {
       o.churn_ef = std::strtoul(argv[++i], nullptr, 10);
       if (o.churn_ef == 0)
@@ -275,8 +286,9 @@ Options ParseArgs(int argc, char **argv) {
   }
   if (i >= argc) {
     std::fprintf(stderr,
-                 "usage: %s [--data FILE] [--churn EF] DATA [BASE [QUERIES "
-                 "[M [EF_CONSTRUCT [THREADS [OVERSAMPLING]]]]]]\n"
+                 "usage: %s [--data FILE] [--churn EF] [--faiss-index FILE "
+                 "[--faiss-only]] DATA [BASE [QUERIES [M [EF_CONSTRUCT "
+                 "[THREADS [OVERSAMPLING]]]]]]\n"
                  "DATA: the Fashion-MNIST directory "
                  "(/usr/share/datasets/fashion-mnist), or a directory with "
                  "base.fvecs and query.fvecs;\n"
@@ -286,7 +298,12 @@ Options ParseArgs(int argc, char **argv) {
                  "for bench/hnsw/plot.gp.\n"
                  "--churn EF: after the sweep, delete 30%% of Strata's "
                  "points, insert them again and compare recall at beam "
-                 "width EF and memory before and after.\n",
+                 "width EF and memory before and after.\n"
+                 "--faiss-index FILE: load the FAISS index from FILE if it "
+                 "exists and matches the data and parameters, else build "
+                 "it and save it there.\n"
+                 "--faiss-only: stop after building or loading the FAISS "
+                 "index.\n",
                  argv[0]);
     std::exit(2);
   }
@@ -368,12 +385,27 @@ BuildTime BuildHnswlib(hnswlib::HierarchicalNSW<float> &lib,
 }
 
 // Builds FAISS with OpenMP limited to o.threads, then sets it to 1 so
-// that the searches run on the calling thread alone.
+// that the searches run on the calling thread alone.  With
+// o.faiss_path, loads the index from there instead when the file exists
+// (and sets *loaded), or saves the built one there.
 strata_faiss_hnsw *BuildFaiss(const Matrix &base, const Options &o,
-                              strata_metric metric, BuildTime *time) {
+                              strata_metric metric, BuildTime *time,
+                              bool *loaded) {
   strata_faiss_hnsw *index = nullptr;
+  int inner_product = metric == STRATA_METRIC_DOT;
+  *loaded = !o.faiss_path.empty() && Exists(o.faiss_path);
+  if (*loaded) {
+    if (strata_faiss_hnsw_read(o.faiss_path.c_str(), base.dim, int(o.m),
+                               int(o.ef_construct), inner_product,
+                               base.count, base.rows.data(), &index) != 0)
+      Die(strata_faiss_last_error(),
+          "cannot use the saved FAISS index; delete it to rebuild");
+    strata_faiss_set_omp_threads(1);
+    return index;
+  }
+
   if (strata_faiss_hnsw_create(base.dim, int(o.m), int(o.ef_construct),
-                               metric == STRATA_METRIC_DOT, &index) != 0)
+                               inner_product, &index) != 0)
     Die(strata_faiss_last_error(), "FAISS IndexHNSWFlat");
   strata_faiss_set_omp_threads(int(o.threads));
   *time = TimeBuild([&] {
@@ -381,6 +413,9 @@ strata_faiss_hnsw *BuildFaiss(const Matrix &base, const Options &o,
       Die(strata_faiss_last_error(), "FAISS IndexHNSWFlat::add");
   });
   strata_faiss_set_omp_threads(1);
+  if (!o.faiss_path.empty() &&
+      strata_faiss_hnsw_write(index, o.faiss_path.c_str()) != 0)
+    Die(strata_faiss_last_error(), o.faiss_path);
   return index;
 }
 
@@ -602,6 +637,21 @@ int main(int argc, char **argv) {
               o.dir.c_str(), data_name, base.count, queries.count, dim, kK,
               o.m, o.ef_construct, o.threads, strata_kernels_get()->name);
   PrintLoad("at start");
+  if (o.faiss_only) {
+    if (o.faiss_path.empty())
+      Die("--faiss-only needs --faiss-index FILE", o.dir);
+    BuildTime time;
+    bool loaded = false;
+    strata_faiss_hnsw *index = BuildFaiss(base, o, metric, &time, &loaded);
+    if (loaded)
+      std::printf("faiss: %s exists and matches\n", o.faiss_path.c_str());
+    else
+      std::printf("faiss: built on %u thread(s) in %.1f s wall, %.1f s "
+                  "process CPU, saved to %s\n",
+                  o.threads, time.wall, time.cpu, o.faiss_path.c_str());
+    strata_faiss_hnsw_free(index);
+    return 0;
+  }
 
   // Strata first: its store also gives the exact top-k.
   StrataSide s;
@@ -631,17 +681,23 @@ int main(int argc, char **argv) {
 
   heap0 = HeapBytes();
   BuildTime faiss_build;
-  strata_faiss_hnsw *faiss = BuildFaiss(base, o, metric, &faiss_build);
+  bool faiss_loaded = false;
+  strata_faiss_hnsw *faiss =
+      BuildFaiss(base, o, metric, &faiss_build, &faiss_loaded);
   size_t faiss_heap = HeapBytes() - heap0;
 
   double per = double(base.count);
   std::printf("build, %u thread(s), wall s (vectors/s) and process CPU s: "
-              "strata %.1f (%.0f) %.1f, hnswlib %.1f (%.0f) %.1f, "
-              "faiss %.1f (%.0f) %.1f\n",
+              "strata %.1f (%.0f) %.1f, hnswlib %.1f (%.0f) %.1f, ",
               o.threads, s.build.wall, per / s.build.wall, s.build.cpu,
-              lib_build.wall, per / lib_build.wall, lib_build.cpu,
-              faiss_build.wall, per / faiss_build.wall, faiss_build.cpu);
-  std::printf("memory per vector (heap growth while building, mallinfo2): "
+              lib_build.wall, per / lib_build.wall, lib_build.cpu);
+  if (faiss_loaded)
+    std::printf("faiss loaded from %s\n", o.faiss_path.c_str());
+  else
+    std::printf("faiss %.1f (%.0f) %.1f\n", faiss_build.wall,
+                per / faiss_build.wall, faiss_build.cpu);
+  std::printf("memory per vector (heap growth while building or loading, "
+              "mallinfo2): "
               "strata %.0f B (store %.0f B, index %.0f B), hnswlib %.0f B, "
               "faiss %.0f B\n",
               double(s.store_heap + s.index_heap) / per,
