@@ -72,6 +72,7 @@ void strata_collection_free(strata_collection *c) {
   for (size_t i = 0; i < c->n_field_indexes; i++)
     strata_payload_index_free(c->field_indexes[i]);
   free(c->field_indexes);
+  strata_filter_cache_drop(c);
   if (c->live)
     roaring_bitmap_free(c->live);
   strata_id_map_destroy(&c->ids);

@@ -90,6 +90,7 @@ typedef struct strata_collection {
    * db->lock held exclusively; readers use them under the shared lock. */
   strata_payload_index **field_indexes;
   size_t n_field_indexes;
+  struct strata_filter_cache *filter_cache; /* filter_cache.c; may be NULL */
 } strata_collection;
 
 struct strata_db {
@@ -208,16 +209,21 @@ typedef enum strata_plan_strategy {
   STRATA_PLAN_EXACT = 0,
   STRATA_PLAN_HNSW = 1,
   STRATA_PLAN_EXACT_FILTERED = 2,
-  STRATA_PLAN_HNSW_FILTERED = 3
+  STRATA_PLAN_HNSW_FILTERED = 3,
+  /* hnsw_filtered, but the walk checks payloads as it meets points */
+  STRATA_PLAN_HNSW_CHECKED = 4
 } strata_plan_strategy;
 
 typedef struct strata_plan {
   strata_plan_strategy strategy;
   int space;
-  roaring_bitmap_t *allowed;     /* matching points; NULL without filter */
+  /* Matching points, NULL without filter.  With STRATA_PLAN_HNSW_CHECKED
+   * a superset, and `matching` an estimate from a sample. */
+  roaring_bitmap_t *allowed;
   uint64_t matching;             /* points that match */
   uint64_t matching_with_vector; /* of them, those with this vector */
   size_t threshold;              /* full-scan threshold in points */
+  struct strata_plan_checks *checks; /* STRATA_PLAN_HNSW_CHECKED only */
 } strata_plan;
 
 /* full_scan_threshold_kb of the space in vectors. */
@@ -264,8 +270,12 @@ strata_status strata_collection_select(strata_db *db,
 void strata_field_indexes_update(strata_collection *c, uint32_t point,
                                  const json_t *old_payload,
                                  const json_t *new_payload);
-/* Ends a write batch: merges index tails and rebuilds broken indexes
- * from db->view.  Caller holds db->lock exclusively, after publishing. */
+/* filter_cache.c: frees the parsed payloads kept for filter checks.
+ * Caller holds db->lock exclusively. */
+void strata_filter_cache_drop(strata_collection *c);
+/* Ends a write batch: merges index tails, rebuilds broken indexes from
+ * db->view and drops the filter cache.  Caller holds db->lock
+ * exclusively, after publishing. */
 void strata_field_indexes_prepare(strata_db *db, strata_collection *c);
 /* At open, after the points are loaded: creates the stored indexes and
  * fills them from the payloads. */

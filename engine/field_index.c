@@ -77,6 +77,7 @@ typedef struct check_state {
   const roaring_bitmap_t *candidates;
   roaring_bitmap_t *failed;  /* candidates that do not match */
   roaring_bitmap_t *checked; /* candidates whose payload row was seen */
+  strata_filter_cache *cache; /* being filled by the scan, or NULL */
   strata_status status;
 } check_state;
 
@@ -96,7 +97,7 @@ static int check_row(const uint8_t *key, size_t klen, const uint8_t *value,
     return 0; /* load_all() already rejected malformed keys at open */
   uint32_t point = strata_id_map_get(&cs->c->ids, &id);
   if (point == STRATA_NO_POINT ||
-      !roaring_bitmap_contains(cs->candidates, point))
+      (!cs->cache && !roaring_bitmap_contains(cs->candidates, point)))
     return 0;
   json_t *payload = NULL;
   cs->status = strata_payload_load((const char *)value, vlen, &payload);
@@ -110,26 +111,55 @@ static int check_row(const uint8_t *key, size_t klen, const uint8_t *value,
   }
   if (cs->status != STRATA_OK)
     return 1;
-  check_one(cs, point, payload);
-  json_decref(payload);
-  roaring_bitmap_add(cs->checked, point);
+  if (roaring_bitmap_contains(cs->candidates, point)) {
+    check_one(cs, point, payload);
+    roaring_bitmap_add(cs->checked, point);
+  }
+  if (cs->cache)
+    strata_filter_cache_put(cs->cache, point, payload);
+  else
+    json_decref(payload);
   return 0;
 }
 
-/* Checks every candidate, by one scan of the collection's payloads or by
- * a lookup per candidate, adding those that fail to cs->failed. */
+/* Checks every candidate against the parsed payloads of `cache`. */
+static void check_cached(check_state *cs, const strata_filter_cache *cache) {
+  roaring_uint32_iterator_t it;
+  roaring_init_iterator(cs->candidates, &it);
+  uint32_t batch[256];
+  uint32_t n;
+  while ((n = roaring_read_uint32_iterator(&it, batch, 256)) > 0)
+    for (uint32_t i = 0; i < n; i++)
+      check_one(cs, batch[i], strata_filter_cache_payload(cache, batch[i]));
+}
+
+/* Checks every candidate, against the filter cache, by one scan of the
+ * collection's payloads (which fills the cache) or by a lookup per
+ * candidate, adding those that fail to cs->failed. */
 static strata_status check_candidates(strata_db *db, check_state *cs) {
   const strata_collection *c = cs->c;
+  const strata_filter_cache *cache = strata_filter_cache_get(c);
+  if (cache) {
+    check_cached(cs, cache);
+    return STRATA_OK;
+  }
   uint64_t n = roaring_bitmap_get_cardinality(cs->candidates);
   roaring_uint32_iterator_t *it = NULL;
   if (n * SCAN_SHARE >= c->n_points) {
     uint8_t prefix[4] = {(uint8_t)(c->id >> 24), (uint8_t)(c->id >> 16),
                          (uint8_t)(c->id >> 8), (uint8_t)c->id};
-    if (strata_store_scan(db->store, db->view, STRATA_CF_PAYLOADS, prefix, 4,
-                          NULL, 0, check_row, cs) < 0)
-      return STRATA_ERR_IO;
-    if (cs->status != STRATA_OK)
-      return cs->status;
+    /* Without memory for the cache the scan still checks candidates. */
+    cs->cache = strata_filter_cache_new(c->points_used);
+    int rc = strata_store_scan(db->store, db->view, STRATA_CF_PAYLOADS,
+                               prefix, 4, NULL, 0, check_row, cs);
+    if (rc < 0 || cs->status != STRATA_OK) {
+      strata_filter_cache_free(cs->cache);
+      cs->cache = NULL;
+      return rc < 0 ? STRATA_ERR_IO : cs->status;
+    }
+    if (cs->cache)
+      strata_filter_cache_install(c, cs->cache);
+    cs->cache = NULL;
     /* The candidates without a payload row have no payload. */
     roaring_bitmap_t *rest = roaring_bitmap_andnot(cs->candidates, cs->checked);
     it = rest ? roaring_create_iterator(rest) : NULL;
@@ -183,8 +213,14 @@ strata_status strata_collection_select(strata_db *db,
   }
 
   /* Payloads decide the rest. */
-  check_state cs = {c,    filter, &indexes, candidates, roaring_bitmap_create(),
-                    roaring_bitmap_create(), STRATA_OK};
+  check_state cs = {c,
+                    filter,
+                    &indexes,
+                    candidates,
+                    roaring_bitmap_create(),
+                    roaring_bitmap_create(),
+                    NULL,
+                    STRATA_OK};
   st = cs.failed && cs.checked ? check_candidates(db, &cs)
                                : STRATA_ERR_NO_MEMORY;
   if (st == STRATA_OK) {
@@ -284,6 +320,7 @@ static strata_status build_indexes(strata_db *db, const strata_collection *c,
 }
 
 void strata_field_indexes_prepare(strata_db *db, strata_collection *c) {
+  strata_filter_cache_drop(c);
   for (size_t i = 0; i < c->n_field_indexes; i++) {
     strata_payload_index *index = c->field_indexes[i];
     if (!strata_payload_index_broken(index)) {

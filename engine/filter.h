@@ -73,4 +73,26 @@ int strata_condition_has_keyword(const strata_condition *c, const char *s,
                                  size_t len);
 int strata_condition_has_integer(const strata_condition *c, int64_t v);
 
+/* filter_cache.c: parsed payloads kept for filter checks (see there). */
+typedef struct strata_filter_cache strata_filter_cache;
+struct strata_collection;
+/* Returns an empty cache for point numbers below n_points, or NULL when
+ * out of memory. */
+strata_filter_cache *strata_filter_cache_new(size_t n_points);
+void strata_filter_cache_free(strata_filter_cache *cache);
+/* Stores the payload of `point`, taking over the reference. */
+void strata_filter_cache_put(strata_filter_cache *cache, uint32_t point,
+                             json_t *payload);
+/* Returns the payload of `point`, NULL when it has none; borrowed. */
+const json_t *strata_filter_cache_payload(const strata_filter_cache *cache,
+                                          uint32_t point);
+/* Returns the collection's cache, or NULL when none is built.  Caller
+ * holds db->lock shared. */
+strata_filter_cache *strata_filter_cache_get(const struct strata_collection *c);
+/* Installs `cache` unless another reader installed one first; returns
+ * the installed cache and frees `cache` when it lost. */
+strata_filter_cache *
+strata_filter_cache_install(const struct strata_collection *c,
+                            strata_filter_cache *cache);
+
 #endif

@@ -151,6 +151,55 @@ static void add_entry(lookup *a, const strata_num_entry *e) {
     roaring_bitmap_add(a->bm, e->point);
 }
 
+/* Below this many entries a range adds its points one by one. */
+#define SORTED_ADD_MIN 1024
+
+/* Sorts points with three passes of an 11-bit counting sort; `tmp` has
+ * room for n points. */
+static void radix_sort_points(uint32_t *points, uint32_t *tmp, size_t n) {
+  size_t count[2048];
+  for (int shift = 0; shift < 33; shift += 11) {
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+      count[(points[i] >> shift) & 2047]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < 2048; d++) {
+      size_t c = count[d];
+      count[d] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+      tmp[count[(points[i] >> shift) & 2047]++] = points[i];
+    uint32_t *swap = points;
+    points = tmp;
+    tmp = swap;
+  }
+  /* Three passes leave the sorted points in `tmp` as the caller passed
+   * it; copy them back. */
+  memcpy(tmp, points, n * sizeof *points);
+}
+
+/* Adds the points of n entries, which are in value order.  Adding them
+ * one by one in that (random) point order costs a container lookup
+ * each, so a long run is sorted by point and added in one call. */
+static void add_entries(const strata_num_entry *entries, size_t n,
+                        lookup *a) {
+  uint32_t *points = n >= SORTED_ADD_MIN ? malloc(2 * n * sizeof *points)
+                                         : NULL;
+  if (!points) {
+    for (size_t k = 0; k < n; k++)
+      add_entry(a, &entries[k]);
+    return;
+  }
+  size_t m = 0;
+  for (size_t k = 0; k < n; k++)
+    if (!entries[k].dead)
+      points[m++] = entries[k].point;
+  radix_sort_points(points, points + m, m);
+  roaring_bitmap_add_many(a->bm, m, points);
+  free(points);
+}
+
 /* Points whose value lies within the bounds: binary searches in the
  * sorted head, a scan of the unsorted tail. */
 static void range_entries(const strata_payload_index *ix,
@@ -172,8 +221,7 @@ static void range_entries(const strata_payload_index *ix,
     else
       lo = mid + 1;
   }
-  for (size_t k = first; k < lo; k++)
-    add_entry(a, &ix->entries[k]);
+  add_entries(ix->entries + first, lo - first, a);
   for (size_t k = ix->n_sorted; k < ix->n_entries; k++)
     if (!below_lower(ix, b, &ix->entries[k]) &&
         !above_upper(ix, b, &ix->entries[k]))

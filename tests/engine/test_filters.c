@@ -268,6 +268,105 @@ static void check_described(strata_db *db) {
   strata_collection_info_free(info);
 }
 
+/* Searches collection "g" for the origin with a filter; writes the hit
+ * ids to ids (room for K) and returns their count. */
+static size_t search_g(strata_db *db, const char *filter_json, int exact,
+                       uint64_t *ids) {
+  strata_filter *filter = NULL;
+  REQUIRE(strata_filter_parse_json(filter_json, strlen(filter_json),
+                                   &filter) == STRATA_OK);
+  float query[DIM] = {0};
+  strata_search_request req = {NULL, query, DIM, K, 0, K, exact, filter};
+  strata_records *recs = NULL;
+  CHECK_OK(strata_search(db, "g", &req, &recs));
+  REQUIRE(recs != NULL);
+  size_t n = recs->count;
+  for (size_t i = 0; i < n && i < K; i++)
+    ids[i] = recs->items[i].id.num;
+  strata_records_free(recs);
+  strata_filter_free(filter);
+  return n;
+}
+
+static char *explain_g(strata_db *db, const char *filter_json) {
+  strata_filter *filter = NULL;
+  REQUIRE(strata_filter_parse_json(filter_json, strlen(filter_json),
+                                   &filter) == STRATA_OK);
+  float query[DIM] = {0};
+  strata_search_request req = {NULL, query, DIM, K, 0, K, 0, filter};
+  char *text = NULL;
+  CHECK_OK(strata_search_explain(db, "g", &req, &text));
+  strata_filter_free(filter);
+  REQUIRE(text != NULL);
+  return text;
+}
+
+/* A graph walk that checks cached payloads as it goes (hnsw_checked)
+ * returns only matching points, and a payload update is seen by the
+ * next search, because every write drops the cached payloads. */
+static void check_graph_walk_checks(strata_db *db) {
+  /* A 1 KB threshold (32 vectors of 8 floats) and ef 10 make filters
+   * that match 1000 points or more walk the graph: the planner's cost
+   * crossover is then sqrt(10 * 30 * 2000) = 775 points. */
+  strata_vector_config vc = {"", DIM, STRATA_DISTANCE_EUCLID, {16, 100, 1}};
+  strata_collection_config cc = {&vc, 1};
+  CHECK_OK(strata_collection_create(db, "g", &cc));
+  strata_point *points = calloc(N, sizeof *points);
+  strata_named_vector *nv = calloc(N, sizeof *nv);
+  char(*text)[32] = calloc(N, sizeof *text);
+  REQUIRE(points && nv && text);
+  for (int i = 0; i < N; i++) {
+    snprintf(text[i], sizeof text[i], "{\"n\":%d}", i);
+    nv[i] = (strata_named_vector){"", vectors[i], DIM};
+    points[i] = (strata_point){strata_id_num((uint64_t)i), &nv[i], 1,
+                               text[i], 0};
+  }
+  CHECK_OK(strata_upsert(db, "g", points, N, NULL));
+
+  /* The first search scans the payloads and caches them, the second
+   * walks the graph with checks. */
+  const char *half = "{\"must\":{\"key\":\"n\",\"range\":{\"lt\":1000}}}";
+  uint64_t ids[K], exact_ids[K];
+  size_t n = search_g(db, half, 0, ids);
+  char *plan = explain_g(db, half);
+  CHECK(strstr(plan, "\"strategy\":\"hnsw_checked\"") != NULL);
+  CHECK(strstr(plan, "\"matching\":1000,") != NULL);
+  free(plan);
+  n = search_g(db, half, 0, ids);
+  CHECK(n == K);
+  for (size_t i = 0; i < n; i++)
+    CHECK(ids[i] < 1000);
+  size_t n_exact = search_g(db, half, 1, exact_ids);
+  CHECK(n_exact == K);
+  size_t found = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n_exact; j++)
+      found += ids[i] == exact_ids[j];
+  CHECK(found >= K - 2);
+
+  /* Move the first half out of the range: nothing matches any more. */
+  strata_point_id *first = calloc(1000, sizeof *first);
+  REQUIRE(first != NULL);
+  for (int i = 0; i < 1000; i++)
+    first[i] = strata_id_num((uint64_t)i);
+  strata_point_selector sel = {first, 1000, NULL};
+  CHECK_OK(strata_payload_set(db, "g", &sel, "{\"n\":5000}", NULL, NULL,
+                              NULL));
+  CHECK(search_g(db, half, 0, ids) == 0);
+  const char *rest = "{\"must\":{\"key\":\"n\",\"range\":{\"gte\":1000}}}";
+  search_g(db, rest, 0, ids);
+  n = search_g(db, rest, 0, ids);
+  CHECK(n == K);
+  plan = explain_g(db, rest);
+  CHECK(strstr(plan, "\"matching\":2000,") != NULL);
+  free(plan);
+
+  free(first);
+  free(points);
+  free(nv);
+  free(text);
+}
+
 int main(void) {
   char *dir = test_make_dir("filters");
   strata_db *db = NULL;
@@ -277,6 +376,7 @@ int main(void) {
   run_filters(db, &without_indexes);
   check_against_evaluation(&without_indexes);
   check_spread(&without_indexes);
+  check_graph_walk_checks(db);
 
   for (size_t i = 0; i < N_INDEXES; i++)
     CHECK_OK(strata_field_index_create(db, "c", indexes[i][0], indexes[i][1],
