@@ -6,8 +6,8 @@
  * table only when the CPU reports both extensions.
  *
  * Loops run four independent accumulators so consecutive FMAs do not wait
- * on each other.  A tail shorter than one register is copied into a
- * zero-padded buffer, which adds nothing to a dot product, a squared L2 or
+ * on each other.  A tail shorter than one register is loaded with its
+ * other lanes zero, which adds nothing to a dot product, a squared L2 or
  * an L1 sum, so no load ever reads past the end of an input.
  */
 #include <string.h>
@@ -27,11 +27,19 @@ static inline float hsum256(simde__m256 v) {
   return simde_mm_cvtss_f32(s4);
 }
 
-/* Loads n < LANES floats, zero-filling the rest of the register. */
+/* Loads n < LANES floats, zero-filling the rest of the register.  The
+ * native masked load reads no byte past p[n - 1].  The copy is for
+ * SIMDe's emulation, whose masked load reads the whole register. */
 static inline simde__m256 load_tail(const float *p, size_t n) {
+#if defined(SIMDE_X86_AVX_NATIVE)
+  static const int32_t ones[2 * LANES] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  __m256i mask = _mm256_loadu_si256((const __m256i *)(ones + LANES - n));
+  return _mm256_maskload_ps(p, mask);
+#else
   float buf[LANES] = {0};
   memcpy(buf, p, n * sizeof *p);
   return simde_mm256_loadu_ps(buf);
+#endif
 }
 
 static inline simde__m256 abs256(simde__m256 v) {

@@ -305,8 +305,9 @@ static int search_batch(const strata_vector_store *vs, strata_metric metric,
 
   for (size_t g0 = 0; g0 < nq; g0 += s.group) {
     size_t gq = nq - g0 < s.group ? nq - g0 : s.group;
-    /* Copy the group's queries to rows that start on cache lines, as
-     * the store's do, so no SIMD load of a query splits a line. */
+    /* Copy the group's queries into rows of the store's stride, in an
+     * aligned buffer, the layout the block kernels take for both
+     * operands. */
     for (size_t i = 0; i < gq; i++)
       memcpy(s.queries + i * vs->stride, queries + (g0 + i) * vs->dim,
              vs->dim * sizeof(float));

@@ -536,5 +536,8 @@ int strata_hnsw_build(strata_hnsw *h, const uint32_t *slots, size_t n,
   for (unsigned i = 0; i < started; i++)
     pthread_join(ids[i], NULL);
   free(ids);
+  /* Keep the scratch of one thread.  Searches on more threads allocate
+   * their own when they start. */
+  hnsw_scratch_trim(h, 1);
   return job.first_rc;
 }

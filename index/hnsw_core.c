@@ -52,6 +52,28 @@ float hnsw_score(const strata_hnsw *h, float dist) {
 
 /* ---- Create and destroy -------------------------------------------------- */
 
+/* Entries of a new index's chunk and arena tables. */
+#define INITIAL_TABLE_LEN 4
+
+/* Allocates a zeroed table of `len` entries that retires `prev`. */
+static hnsw_table *table_new(size_t len, hnsw_table *prev) {
+  hnsw_table *t = calloc(1, sizeof *t + len * sizeof *t->items);
+  if (!t)
+    return NULL;
+  t->len = len;
+  t->prev = prev;
+  return t;
+}
+
+/* Frees a table and the tables it retired, not the items. */
+static void table_free(hnsw_table *t) {
+  while (t) {
+    hnsw_table *prev = t->prev;
+    free(t);
+    t = prev;
+  }
+}
+
 int hnsw_alloc(const strata_hnsw_params *params, strata_metric metric,
                const strata_vector_store *store, strata_hnsw **out) {
   *out = NULL;
@@ -79,17 +101,25 @@ int hnsw_alloc(const strata_hnsw_params *params, strata_metric metric,
   strata_hnsw *h = calloc(1, sizeof *h);
   if (!h)
     return STRATA_HNSW_ENOMEM;
-  h->chunks = calloc(HNSW_CHUNK_TABLE_LEN, sizeof *h->chunks);
-  if (!h->chunks) {
+  h->chunks = table_new(INITIAL_TABLE_LEN, NULL);
+  h->upper_blocks = table_new(INITIAL_TABLE_LEN, NULL);
+  if (!h->chunks || !h->upper_blocks) {
+    free(h->chunks);
+    free(h->upper_blocks);
     free(h);
     return STRATA_HNSW_ENOMEM;
   }
+  h->upper_next = 1; /* reference 0 means no upper lists */
   h->store = store;
   h->metric = metric;
   h->dist_fn = dist_fn;
   h->negate = metric == STRATA_METRIC_DOT;
   h->dim = store->dim;
   h->kernel_dim = store->stride;
+  size_t lines = (h->kernel_dim * sizeof(float) + 63) / 64;
+  h->prefetch_lines = lines < HNSW_PREFETCH_MAX_LINES
+                          ? (unsigned)lines
+                          : HNSW_PREFETCH_MAX_LINES;
   h->m = params->m;
   h->m0 = 2 * params->m;
   h->ef_construct = params->ef_construct;
@@ -148,8 +178,6 @@ static void scratch_free(hnsw_scratch *s) {
 }
 
 static void chunk_free(hnsw_chunk *c) {
-  for (size_t i = 0; i < STRATA_VS_CHUNK; i++)
-    free(c->upper[i]);
   free(c->links0);
   free(c->indeg);
   free(c->upper);
@@ -161,11 +189,14 @@ static void chunk_free(hnsw_chunk *c) {
 void strata_hnsw_destroy(strata_hnsw *h) {
   if (!h)
     return;
-  for (size_t i = 0; i < HNSW_CHUNK_TABLE_LEN; i++) {
-    if (h->chunks[i])
-      chunk_free(h->chunks[i]);
+  for (size_t i = 0; i < h->chunks->len; i++) {
+    if (h->chunks->items[i])
+      chunk_free(h->chunks->items[i]);
   }
-  free(h->chunks);
+  table_free(h->chunks);
+  for (size_t i = 0; i < h->upper_blocks->len; i++)
+    free(h->upper_blocks->items[i]);
+  table_free(h->upper_blocks);
   strata_quant_destroy(h->quant);
   for (size_t i = 0; i < h->n_pool; i++)
     scratch_free(h->pool[i]);
@@ -190,39 +221,61 @@ static void raise_slot_limit(strata_hnsw *h, uint32_t slot) {
   }
 }
 
+/* Makes *table have an entry `i`, publishing a doubled copy if needed.
+ * The caller holds grow_lock. */
+static bool table_reserve(hnsw_table **table, size_t i) {
+  hnsw_table *old = *table;
+  if (i < old->len)
+    return true;
+  size_t len = old->len;
+  while (len <= i)
+    len *= 2;
+  hnsw_table *t = table_new(len, old);
+  if (!t)
+    return false;
+  memcpy(t->items, old->items, old->len * sizeof *t->items);
+  __atomic_store_n(table, t, __ATOMIC_RELEASE);
+  return true;
+}
+
+static hnsw_chunk *chunk_new(const strata_hnsw *h) {
+  hnsw_chunk *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->links0 = calloc(HNSW_CHUNK * h->rec0, sizeof *c->links0);
+  c->indeg = calloc(HNSW_CHUNK, sizeof *c->indeg);
+  c->upper = calloc(HNSW_CHUNK, sizeof *c->upper);
+  c->level = malloc(HNSW_CHUNK);
+  c->state = calloc(HNSW_CHUNK, 1);
+  if (!c->links0 || !c->indeg || !c->upper || !c->level || !c->state) {
+    free(c->links0);
+    free(c->indeg);
+    free(c->upper);
+    free(c->level);
+    free(c->state);
+    free(c);
+    return NULL;
+  }
+  memset(c->level, HNSW_LEVEL_UNSET, HNSW_CHUNK);
+  return c;
+}
+
 bool hnsw_ensure_chunk(strata_hnsw *h, uint32_t slot) {
-  size_t ci = slot >> STRATA_VS_CHUNK_SHIFT;
+  size_t ci = slot >> HNSW_CHUNK_SHIFT;
   if (hnsw_chunk_of(h, slot)) {
     raise_slot_limit(h, slot);
     return true;
   }
 
+  /* Under grow_lock the table is stable, so plain reads of it are safe. */
   pthread_mutex_lock(&h->grow_lock);
-  bool ok = true;
-  if (!h->chunks[ci]) {
-    hnsw_chunk *c = calloc(1, sizeof *c);
-    if (c) {
-      c->links0 = calloc(STRATA_VS_CHUNK * h->rec0, sizeof *c->links0);
-      c->indeg = calloc(STRATA_VS_CHUNK, sizeof *c->indeg);
-      c->upper = calloc(STRATA_VS_CHUNK, sizeof *c->upper);
-      c->level = malloc(STRATA_VS_CHUNK);
-      c->state = calloc(STRATA_VS_CHUNK, 1);
-    }
-    if (!c || !c->links0 || !c->indeg || !c->upper || !c->level ||
-        !c->state) {
-      if (c) {
-        free(c->links0);
-        free(c->indeg);
-        free(c->upper);
-        free(c->level);
-        free(c->state);
-        free(c);
-      }
+  bool ok = table_reserve(&h->chunks, ci);
+  if (ok && !h->chunks->items[ci]) {
+    hnsw_chunk *c = chunk_new(h);
+    if (c)
+      __atomic_store_n(&h->chunks->items[ci], c, __ATOMIC_RELEASE);
+    else
       ok = false;
-    } else {
-      memset(c->level, HNSW_LEVEL_UNSET, STRATA_VS_CHUNK);
-      __atomic_store_n(&h->chunks[ci], c, __ATOMIC_RELEASE);
-    }
   }
   pthread_mutex_unlock(&h->grow_lock);
   if (ok)
@@ -233,14 +286,35 @@ bool hnsw_ensure_chunk(strata_hnsw *h, uint32_t slot) {
 bool hnsw_alloc_upper(strata_hnsw *h, uint32_t slot, unsigned level) {
   if (level == 0)
     return true;
-  size_t bytes = (size_t)level * h->recu * sizeof(uint32_t);
-  uint32_t *block = calloc(1, bytes);
-  if (!block)
+  uint32_t words = level * (uint32_t)h->recu;
+  bool ok = true;
+
+  pthread_mutex_lock(&h->grow_lock);
+  uint64_t ref = h->upper_next;
+  /* Start a new block when the lists would cross into the next one. */
+  if ((ref & (HNSW_UPPER_BLOCK - 1)) + words > HNSW_UPPER_BLOCK)
+    ref = (ref | (HNSW_UPPER_BLOCK - 1)) + 1;
+  size_t bi = (size_t)(ref >> HNSW_UPPER_BLOCK_SHIFT);
+  if (ref + words > UINT32_MAX || !table_reserve(&h->upper_blocks, bi)) {
+    ok = false;
+  } else if (!h->upper_blocks->items[bi]) {
+    uint32_t *block = calloc(HNSW_UPPER_BLOCK, sizeof *block);
+    if (block) {
+      __atomic_store_n(&h->upper_blocks->items[bi], block, __ATOMIC_RELEASE);
+      h->upper_bytes += HNSW_UPPER_BLOCK * sizeof *block;
+    } else {
+      ok = false;
+    }
+  }
+  if (ok)
+    h->upper_next = (uint32_t)(ref + words);
+  pthread_mutex_unlock(&h->grow_lock);
+  if (!ok)
     return false;
+
   hnsw_chunk *c = hnsw_chunk_of(h, slot);
-  __atomic_store_n(&c->upper[hnsw_index_in_chunk(slot)], block,
+  __atomic_store_n(&c->upper[hnsw_index_in_chunk(slot)], (uint32_t)ref,
                    __ATOMIC_RELEASE);
-  __atomic_add_fetch(&h->upper_bytes, bytes, __ATOMIC_RELAXED);
   return true;
 }
 
@@ -327,57 +401,6 @@ bool hnsw_heap_reserve(hnsw_heap *heap, size_t extra) {
   return true;
 }
 
-/* The min-heap keeps the nearest at the root and the max-heap the
- * farthest; `flip` selects which by swapping the comparison. */
-static inline bool heap_above(hnsw_cand a, hnsw_cand b, bool flip) {
-  return flip ? hnsw_cand_less(b, a) : hnsw_cand_less(a, b);
-}
-
-static void heap_push(hnsw_heap *heap, hnsw_cand c, bool flip) {
-  size_t i = heap->n++;
-  while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (!heap_above(c, heap->items[parent], flip))
-      break;
-    heap->items[i] = heap->items[parent];
-    i = parent;
-  }
-  heap->items[i] = c;
-}
-
-static hnsw_cand heap_pop(hnsw_heap *heap, bool flip) {
-  hnsw_cand top = heap->items[0];
-  hnsw_cand last = heap->items[--heap->n];
-  size_t n = heap->n, i = 0;
-  for (;;) {
-    size_t child = 2 * i + 1;
-    if (child >= n)
-      break;
-    if (child + 1 < n &&
-        heap_above(heap->items[child + 1], heap->items[child], flip))
-      child++;
-    if (!heap_above(heap->items[child], last, flip))
-      break;
-    heap->items[i] = heap->items[child];
-    i = child;
-  }
-  if (n > 0)
-    heap->items[i] = last;
-  return top;
-}
-
-void hnsw_minheap_push(hnsw_heap *heap, hnsw_cand c) {
-  heap_push(heap, c, false);
-}
-
-hnsw_cand hnsw_minheap_pop(hnsw_heap *heap) { return heap_pop(heap, false); }
-
-void hnsw_maxheap_push(hnsw_heap *heap, hnsw_cand c) {
-  heap_push(heap, c, true);
-}
-
-hnsw_cand hnsw_maxheap_pop(hnsw_heap *heap) { return heap_pop(heap, true); }
-
 /* ---- Scratch pool ---------------------------------------------------------- */
 
 static hnsw_scratch *scratch_new(const strata_hnsw *h) {
@@ -435,12 +458,20 @@ void hnsw_scratch_put(strata_hnsw *h, hnsw_scratch *s) {
   scratch_free(s); /* only when the pool could not grow */
 }
 
+void hnsw_scratch_trim(strata_hnsw *h, size_t keep) {
+  pthread_mutex_lock(&h->pool_lock);
+  while (h->n_pool > keep)
+    scratch_free(h->pool[--h->n_pool]);
+  pthread_mutex_unlock(&h->pool_lock);
+}
+
 static bool tags_resize(hnsw_scratch *s, size_t need) {
   if (need <= s->n_tags)
     return true;
-  size_t n = s->n_tags ? s->n_tags : STRATA_VS_CHUNK;
-  while (n < need)
-    n *= 2;
+  /* Whole chunks, not powers of two: a tag array per thread of 2 bytes
+   * per slot is part of the index's memory, and growing by one chunk at
+   * a time costs a realloc per 1,024 inserts. */
+  size_t n = (need + HNSW_CHUNK - 1) & ~(HNSW_CHUNK - 1);
   uint16_t *tags = realloc(s->tags, n * sizeof *tags);
   if (!tags)
     return false;
@@ -516,16 +547,21 @@ void strata_hnsw_get_info(strata_hnsw *h, strata_hnsw_info *info) {
   info->entry = hnsw_entry_slot(entry);
   info->max_level = info->entry == HNSW_NONE ? 0 : hnsw_entry_level(entry);
 
-  size_t bytes = sizeof *h + HNSW_CHUNK_TABLE_LEN * sizeof *h->chunks;
+  size_t bytes = sizeof *h;
+  /* Per node: links0, indeg and upper (u32 each), level and state. */
   size_t per_chunk = sizeof(hnsw_chunk) +
-                     STRATA_VS_CHUNK * ((h->rec0 + 1) * sizeof(uint32_t) +
-                                        sizeof(uint32_t *) + 2);
-  uint32_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
-  for (size_t ci = 0; ci * STRATA_VS_CHUNK < limit; ci++) {
-    if (__atomic_load_n(&h->chunks[ci], __ATOMIC_ACQUIRE))
+                     HNSW_CHUNK * ((h->rec0 + 2) * sizeof(uint32_t) + 2);
+  pthread_mutex_lock(&h->grow_lock);
+  for (const hnsw_table *t = h->chunks; t; t = t->prev)
+    bytes += sizeof *t + t->len * sizeof *t->items;
+  for (const hnsw_table *t = h->upper_blocks; t; t = t->prev)
+    bytes += sizeof *t + t->len * sizeof *t->items;
+  for (size_t ci = 0; ci < h->chunks->len; ci++) {
+    if (h->chunks->items[ci])
       bytes += per_chunk;
   }
-  bytes += __atomic_load_n(&h->upper_bytes, __ATOMIC_RELAXED);
+  bytes += h->upper_bytes;
+  pthread_mutex_unlock(&h->grow_lock);
 
   pthread_mutex_lock(&h->pool_lock);
   bytes += h->pool_cap * sizeof *h->pool;

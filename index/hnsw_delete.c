@@ -159,12 +159,12 @@ uint64_t hnsw_find_entry(strata_hnsw *h) {
   uint32_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
   uint32_t best = HNSW_NONE;
   unsigned best_level = 0;
-  for (uint32_t base = 0; base < limit; base += STRATA_VS_CHUNK) {
+  for (uint32_t base = 0; base < limit; base += HNSW_CHUNK) {
     hnsw_chunk *c = hnsw_chunk_of(h, base);
     if (!c)
       continue;
-    uint32_t end = limit - base < STRATA_VS_CHUNK ? limit - base
-                                                   : (uint32_t)STRATA_VS_CHUNK;
+    uint32_t end = limit - base < HNSW_CHUNK ? limit - base
+                                              : (uint32_t)HNSW_CHUNK;
     for (uint32_t i = 0; i < end; i++) {
       uint8_t state = __atomic_load_n(&c->state[i], __ATOMIC_ACQUIRE);
       if (!hnsw_is_result(state))
@@ -182,7 +182,7 @@ uint64_t hnsw_find_entry(strata_hnsw *h) {
 int strata_hnsw_remove(strata_hnsw *h, uint32_t slot) {
   pthread_rwlock_rdlock(&h->writers);
   int rc = STRATA_HNSW_OK;
-  hnsw_chunk *c = slot < STRATA_VS_MAX_SLOTS ? hnsw_chunk_of(h, slot) : NULL;
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
   uint8_t prev = HNSW_PRESENT;
   if (!c) {
     rc = STRATA_HNSW_ENOTFOUND;

@@ -2,11 +2,12 @@
  * Internals shared by the hnsw_*.c files: the index struct, the node
  * layout, list access for lock-free readers, and the per-query scratch.
  *
- * Node layout.  Nodes live in chunks of STRATA_VS_CHUNK slots (the store's
- * chunk size), allocated on first use and never moved.  Per chunk:
+ * Node layout.  Nodes live in chunks of HNSW_CHUNK slots, allocated on
+ * first use and never moved.  Per chunk:
  *   links0  (2m + 1) u32 per node: the level-0 count, then up to 2m links
- *   upper   per node, NULL or one block of level * (m + 1) u32: for each
- *           level 1..level, a count then up to m links
+ *   upper   u32 per node: 0, or the reference of the node's upper lists
+ *           in the upper arena: level * (m + 1) u32, for each level
+ *           1..level a count then up to m links
  *   indeg   u32 per node: how many level-0 lists link to it
  *   level   u8 per node, HNSW_LEVEL_UNSET until the slot's first insert
  *   state   u8 per node: enum hnsw_node_state, plus HNSW_BUSY during an
@@ -30,8 +31,21 @@
 #define HNSW_MAX_LEVEL 30
 #define HNSW_LEVEL_UNSET 0xFF
 #define HNSW_LOCK_STRIPES 1024
-#define HNSW_CHUNK_TABLE_LEN (STRATA_VS_MAX_SLOTS / STRATA_VS_CHUNK)
+/* 1,024 nodes per chunk: the last chunk's unused records cost at most
+ * 0.15 MB at m 16. */
+#define HNSW_CHUNK_SHIFT 10
+#define HNSW_CHUNK ((size_t)1 << HNSW_CHUNK_SHIFT)
+/* The upper arena: blocks of 4,096 u32, each holding the upper lists of
+ * whole nodes.  A node's lists take at most HNSW_MAX_LEVEL * (HNSW_MAX_M
+ * + 1) = 3,870 u32, so they always fit one block.  A reference is the
+ * u32 index of the node's first word in the arena.  Word 0 is never
+ * handed out, so 0 means no upper lists.  About one node in m has any,
+ * so a u32 reference instead of a pointer per node saves 4 bytes on
+ * every node, and the blocks save a malloc header on every upper node. */
+#define HNSW_UPPER_BLOCK_SHIFT 12
+#define HNSW_UPPER_BLOCK ((size_t)1 << HNSW_UPPER_BLOCK_SHIFT)
 #define HNSW_MAX_M 128
+#define HNSW_PREFETCH_MAX_LINES 8
 
 enum hnsw_node_state {
   HNSW_FREE = 0,
@@ -45,10 +59,21 @@ enum hnsw_node_state {
 typedef struct hnsw_chunk {
   uint32_t *links0;
   uint32_t *indeg;
-  uint32_t **upper;
+  uint32_t *upper;
   uint8_t *level;
   uint8_t *state;
 } hnsw_chunk;
+
+/* Table of pointers to node chunks or upper arena blocks.  Growing it
+ * publishes a larger copy under grow_lock.  The old one stays allocated,
+ * linked from `prev`, because readers holding no lock may still be
+ * reading it.  Doubling bounds the retired tables to the size of the
+ * current one. */
+typedef struct hnsw_table {
+  size_t len;
+  struct hnsw_table *prev;
+  void *items[];
+} hnsw_table;
 
 /* A node and its distance to the current query; smaller is closer. */
 typedef struct hnsw_cand {
@@ -120,12 +145,16 @@ struct strata_hnsw {
   float (*dist_fn)(const float *, const float *, size_t);
   bool negate; /* DOT: distance is -dot so that smaller is closer */
   size_t dim;
-  /* Length passed to the distance kernels: dim rounded up to the
-   * store's row stride.  The store zeroes its chunks and writes only dim
-   * floats per row, so the padding adds nothing to a dot product or an
-   * L1 or squared L2 sum, and the kernels skip their slower tail code.
-   * A search copies the query into a zero-padded buffer of this length. */
+  /* Length passed to the distance kernels: the store's row stride, dim
+   * rounded up to a multiple of 4.  The store zeroes its chunks and
+   * writes only dim floats per row, so the padding adds nothing to a dot
+   * product or an L1 or squared L2 sum, and the 4-lane kernels need no
+   * tail code.  A search copies the query into a zero-padded buffer of
+   * this length. */
   size_t kernel_dim;
+  /* Cache lines of a row that a search prefetches before evaluating its
+   * distance: the whole row up to HNSW_PREFETCH_MAX_LINES. */
+  unsigned prefetch_lines;
   uint32_t m, m0, ef_construct;
   size_t rec0;  /* u32 per level-0 record: 1 + m0 */
   size_t recu;  /* u32 per upper-level record: 1 + m */
@@ -133,7 +162,9 @@ struct strata_hnsw {
   uint64_t seed;
   uint64_t level_draws; /* atomic counter feeding the level generator */
 
-  hnsw_chunk **chunks;  /* HNSW_CHUNK_TABLE_LEN entries, set once */
+  hnsw_table *chunks;       /* hnsw_chunk pointers; atomic */
+  hnsw_table *upper_blocks; /* upper arena blocks of u32; atomic */
+  uint32_t upper_next;      /* next free arena word; under grow_lock */
   uint32_t slot_limit;  /* atomic: every node slot is below it */
 
   /* Entry point: slot in the low 32 bits, level above; slot HNSW_NONE
@@ -155,19 +186,23 @@ struct strata_hnsw {
   strata_quant *quant;
 
   size_t n_present, n_removed; /* atomic */
-  size_t upper_bytes;          /* atomic */
+  size_t upper_bytes;          /* arena blocks; under grow_lock */
 };
 
 /* ---- Node access ------------------------------------------------------ */
 
+/* Returns the chunk of `slot`, or NULL when it has none. */
 static inline hnsw_chunk *hnsw_chunk_of(const strata_hnsw *h,
                                         uint32_t slot) {
-  return __atomic_load_n(&h->chunks[slot >> STRATA_VS_CHUNK_SHIFT],
-                         __ATOMIC_ACQUIRE);
+  const hnsw_table *t = __atomic_load_n(&h->chunks, __ATOMIC_ACQUIRE);
+  size_t ci = slot >> HNSW_CHUNK_SHIFT;
+  if (ci >= t->len)
+    return NULL;
+  return __atomic_load_n(&t->items[ci], __ATOMIC_ACQUIRE);
 }
 
 static inline size_t hnsw_index_in_chunk(uint32_t slot) {
-  return slot & (STRATA_VS_CHUNK - 1);
+  return slot & (HNSW_CHUNK - 1);
 }
 
 static inline uint8_t hnsw_state(const strata_hnsw *h, uint32_t slot) {
@@ -212,10 +247,15 @@ static inline uint32_t *hnsw_list(const strata_hnsw *h, uint32_t slot,
   unsigned node_level = __atomic_load_n(&c->level[i], __ATOMIC_ACQUIRE);
   if (node_level == HNSW_LEVEL_UNSET || level > node_level)
     return NULL;
-  uint32_t *upper = __atomic_load_n(&c->upper[i], __ATOMIC_ACQUIRE);
-  if (!upper)
+  uint32_t ref = __atomic_load_n(&c->upper[i], __ATOMIC_ACQUIRE);
+  if (ref == 0)
     return NULL;
-  return upper + (size_t)(level - 1) * h->recu;
+  /* The block was published before the reference. */
+  const hnsw_table *t = __atomic_load_n(&h->upper_blocks, __ATOMIC_ACQUIRE);
+  uint32_t *block = __atomic_load_n(&t->items[ref >> HNSW_UPPER_BLOCK_SHIFT],
+                                    __ATOMIC_ACQUIRE);
+  return block + (ref & (HNSW_UPPER_BLOCK - 1)) +
+         (size_t)(level - 1) * h->recu;
 }
 
 /* Copies a list for a reader holding no lock.  Returns the count, clamped
@@ -294,15 +334,72 @@ static inline bool hnsw_cand_less(hnsw_cand a, hnsw_cand b) {
 
 /* Makes room for `extra` more items; false when out of memory. */
 bool hnsw_heap_reserve(hnsw_heap *heap, size_t extra);
-void hnsw_minheap_push(hnsw_heap *heap, hnsw_cand c);
-hnsw_cand hnsw_minheap_pop(hnsw_heap *heap);
-void hnsw_maxheap_push(hnsw_heap *heap, hnsw_cand c);
-hnsw_cand hnsw_maxheap_pop(hnsw_heap *heap);
+
+/* The heap operations run for every distance a search evaluates, so they
+ * are inline.  The min-heap keeps the nearest at the root and the
+ * max-heap the farthest.  `flip` selects which by swapping the
+ * comparison, and is a constant at every call site. */
+static inline bool hnsw_heap_above(hnsw_cand a, hnsw_cand b, bool flip) {
+  return flip ? hnsw_cand_less(b, a) : hnsw_cand_less(a, b);
+}
+
+static inline void hnsw_heap_push(hnsw_heap *heap, hnsw_cand c, bool flip) {
+  size_t i = heap->n++;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!hnsw_heap_above(c, heap->items[parent], flip))
+      break;
+    heap->items[i] = heap->items[parent];
+    i = parent;
+  }
+  heap->items[i] = c;
+}
+
+static inline hnsw_cand hnsw_heap_pop(hnsw_heap *heap, bool flip) {
+  hnsw_cand top = heap->items[0];
+  hnsw_cand last = heap->items[--heap->n];
+  size_t n = heap->n, i = 0;
+  for (;;) {
+    size_t child = 2 * i + 1;
+    if (child >= n)
+      break;
+    if (child + 1 < n &&
+        hnsw_heap_above(heap->items[child + 1], heap->items[child], flip))
+      child++;
+    if (!hnsw_heap_above(heap->items[child], last, flip))
+      break;
+    heap->items[i] = heap->items[child];
+    i = child;
+  }
+  if (n > 0)
+    heap->items[i] = last;
+  return top;
+}
+
+static inline void hnsw_minheap_push(hnsw_heap *heap, hnsw_cand c) {
+  hnsw_heap_push(heap, c, false);
+}
+
+static inline hnsw_cand hnsw_minheap_pop(hnsw_heap *heap) {
+  return hnsw_heap_pop(heap, false);
+}
+
+static inline void hnsw_maxheap_push(hnsw_heap *heap, hnsw_cand c) {
+  hnsw_heap_push(heap, c, true);
+}
+
+static inline hnsw_cand hnsw_maxheap_pop(hnsw_heap *heap) {
+  return hnsw_heap_pop(heap, true);
+}
 
 /* ---- Scratch ---------------------------------------------------------- */
 
 hnsw_scratch *hnsw_scratch_get(strata_hnsw *h);
 void hnsw_scratch_put(strata_hnsw *h, hnsw_scratch *s);
+
+/* Frees pooled scratches beyond the first `keep`.  Each contains a
+ * visited tag array of 2 bytes per slot. */
+void hnsw_scratch_trim(strata_hnsw *h, size_t keep);
 
 /* Starts a new visited set sized for the current slot limit. */
 bool hnsw_visit_begin(strata_hnsw *h, hnsw_scratch *s);
@@ -381,7 +478,8 @@ uint64_t hnsw_find_entry(strata_hnsw *h);
 /* Allocates the chunk holding `slot` if needed. */
 bool hnsw_ensure_chunk(strata_hnsw *h, uint32_t slot);
 
-/* Allocates the upper-level block of a node whose level is `level`. */
+/* Allocates, zeroed, the upper lists of a node whose level is `level`.
+ * They are never freed before the index (invariant 5). */
 bool hnsw_alloc_upper(strata_hnsw *h, uint32_t slot, unsigned level);
 
 /* Verifies the invariants; the caller excludes writers. */

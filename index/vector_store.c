@@ -3,31 +3,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_TABLE_LEN (STRATA_VS_MAX_SLOTS / STRATA_VS_CHUNK)
+/* Chunk pointers a new store's table has room for. */
+#define INITIAL_CHUNK_PTRS 4
 
 int strata_vs_init(strata_vector_store *vs, size_t dim) {
   memset(vs, 0, sizeof *vs);
   vs->dim = dim;
-  /* Pad rows to 16 floats (64 bytes) so every vector starts on a cache
-   * line and SIMD loads never split one. */
-  vs->stride = (dim + 15) & ~(size_t)15;
-  vs->chunks = calloc(CHUNK_TABLE_LEN, sizeof *vs->chunks);
-  return vs->chunks ? 0 : -1;
+  /* Rows of a multiple of 4 floats start on 16-byte boundaries.  Padding
+   * to 16 floats (a cache line) was tried: it costs 48 bytes per vector
+   * at 100 dimensions, and a 100-float row spans 7 cache lines either
+   * way, so searches read as many lines. */
+  vs->stride = (dim + 3) & ~(size_t)3;
+  vs->chunks = calloc(INITIAL_CHUNK_PTRS, sizeof *vs->chunks);
+  if (!vs->chunks)
+    return -1;
+  vs->n_chunk_ptrs = INITIAL_CHUNK_PTRS;
+  return 0;
 }
 
 void strata_vs_destroy(strata_vector_store *vs) {
   /* Chunks can be sparse (strata_vs_add_at), so visit every entry. */
-  if (vs->chunks) {
-    for (size_t i = 0; i < CHUNK_TABLE_LEN; i++)
-      free(vs->chunks[i]);
-  }
+  for (size_t i = 0; vs->chunks && i < vs->n_chunk_ptrs; i++)
+    free(vs->chunks[i]);
   free(vs->chunks);
   free(vs->live);
   free(vs->free_slots);
   memset(vs, 0, sizeof *vs);
 }
 
+/* Doubles the chunk table until it has an entry for `chunk`. */
+static int ensure_chunk_ptr(strata_vector_store *vs, size_t chunk) {
+  if (chunk < vs->n_chunk_ptrs)
+    return 0;
+  size_t n = vs->n_chunk_ptrs ? vs->n_chunk_ptrs : INITIAL_CHUNK_PTRS;
+  while (n <= chunk)
+    n *= 2;
+  float **table = realloc(vs->chunks, n * sizeof *table);
+  if (!table)
+    return -1;
+  memset(table + vs->n_chunk_ptrs, 0,
+         (n - vs->n_chunk_ptrs) * sizeof *table);
+  vs->chunks = table;
+  vs->n_chunk_ptrs = n;
+  return 0;
+}
+
 static int ensure_chunk(strata_vector_store *vs, size_t chunk) {
+  if (ensure_chunk_ptr(vs, chunk) != 0)
+    return -1;
   if (vs->chunks[chunk])
     return 0;
   size_t bytes = STRATA_VS_CHUNK * vs->stride * sizeof(float);
@@ -61,6 +84,11 @@ int strata_vs_reserve(strata_vector_store *vs, size_t extra) {
   size_t target = vs->n_slots + (extra - from_free);
   if (target > STRATA_VS_MAX_SLOTS)
     return -1;
+  /* A freed slot can lie in a chunk that was never allocated, when
+   * strata_vs_collect_free listed the gaps strata_vs_add_at left. */
+  for (size_t i = vs->n_free - from_free; i < vs->n_free; i++)
+    if (ensure_chunk(vs, vs->free_slots[i] >> STRATA_VS_CHUNK_SHIFT) != 0)
+      return -1;
   if (target == vs->n_slots)
     return 0;
   size_t first = vs->n_slots >> STRATA_VS_CHUNK_SHIFT;
@@ -84,7 +112,10 @@ int strata_vs_reserve(strata_vector_store *vs, size_t extra) {
 int64_t strata_vs_add(strata_vector_store *vs, const float *vec) {
   size_t slot;
   if (vs->n_free > 0) {
-    slot = vs->free_slots[--vs->n_free];
+    slot = vs->free_slots[vs->n_free - 1];
+    if (ensure_chunk(vs, slot >> STRATA_VS_CHUNK_SHIFT) != 0)
+      return -1;
+    vs->n_free--;
   } else {
     slot = vs->n_slots;
     if (slot >= STRATA_VS_MAX_SLOTS ||

@@ -3,8 +3,9 @@
  *
  * Vectors live in chunks of STRATA_VS_CHUNK slots that are never moved or
  * freed until the store is destroyed, so a pointer returned by
- * strata_vs_vector() stays valid while other slots are added.  The chunk
- * table is sized once, at creation, for STRATA_VS_MAX_SLOTS slots.
+ * strata_vs_vector() stays valid while other slots are added.  The table
+ * of chunk pointers starts small and doubles when the slots outgrow it.
+ * Growing moves the table, never a chunk.
  *
  * A slot is either live (holds a point's vector) or free.  Freed slots are
  * reused, the most recently freed first, before the store grows.
@@ -25,10 +26,12 @@
 
 typedef struct strata_vector_store {
   size_t dim;
-  size_t stride;       /* floats between consecutive vectors (>= dim) */
+  size_t stride;       /* floats between consecutive vectors: dim rounded
+                          up to a multiple of 4, the padding zero */
   size_t n_slots;      /* high-water mark: slots [0, n_slots) exist */
   size_t n_live;       /* live slots */
-  float **chunks;      /* STRATA_VS_MAX_SLOTS / STRATA_VS_CHUNK entries */
+  float **chunks;      /* n_chunk_ptrs entries, NULL where not allocated */
+  size_t n_chunk_ptrs; /* length of `chunks` */
   uint64_t *live;      /* bit per slot, grown with n_slots */
   size_t live_words;   /* allocated words of `live` */
   uint32_t *free_slots; /* stack of freed slots */
