@@ -84,7 +84,7 @@ size_t strata_faiss_filtered_hnsw_count(const strata_faiss_filtered_hnsw *index)
   return static_cast<size_t>(index->index->ntotal);
 }
 
-int strata_faiss_filtered_hnsw_search(const strata_faiss_filtered_hnsw *index,
+int strata_faiss_filtered_hnsw_search(strata_faiss_filtered_hnsw *index,
                              const float *query, size_t k, int ef,
                              const uint8_t *bitmap, size_t n_bits,
                              float *scores, int64_t *ids) {
@@ -92,6 +92,7 @@ int strata_faiss_filtered_hnsw_search(const strata_faiss_filtered_hnsw *index,
     faiss::IDSelectorBitmap selector((n_bits + 7) / 8, bitmap);
     faiss::SearchParametersHNSW params;
     params.efSearch = ef;
+    index->index->hnsw.efSearch = ef;
     params.sel = bitmap ? &selector : nullptr;
     index->index->search(1, query, static_cast<faiss::Index::idx_t>(k),
                          scores, ids, &params);

@@ -44,8 +44,11 @@ size_t strata_faiss_filtered_hnsw_count(const strata_faiss_filtered_hnsw *index)
 
 /* Searches one query with beam width `ef`.  `bitmap` (n_bits bits, bit i
  * of byte i / 8 for id i) restricts the results; NULL searches all ids.
- * Writes k scores (inner products) and ids; missing results have id -1. */
-int strata_faiss_filtered_hnsw_search(const strata_faiss_filtered_hnsw *index,
+ * Writes k scores (inner products) and ids; missing results have id -1.
+ * FAISS 1.7.3 reads the beam width from the index, not from
+ * SearchParametersHNSW::efSearch, so this sets the index's efSearch and
+ * must not run concurrently with other searches of the same index. */
+int strata_faiss_filtered_hnsw_search(strata_faiss_filtered_hnsw *index,
                              const float *query, size_t k, int ef,
                              const uint8_t *bitmap, size_t n_bits,
                              float *scores, int64_t *ids);

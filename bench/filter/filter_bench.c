@@ -561,7 +561,7 @@ static run_result run_strata(strata_db *db, const matrix *base,
   return r;
 }
 
-static run_result run_faiss(const strata_faiss_filtered_hnsw *index,
+static run_result run_faiss(strata_faiss_filtered_hnsw *index,
                             const matrix *base, const matrix *queries,
                             size_t n_queries, const bench_filter *filter,
                             const top10 *truth, int ef) {
