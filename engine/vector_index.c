@@ -39,8 +39,10 @@
  * threshold and at least STRATA_QUANTIZATION_MIN_TRAIN: below that,
  * unfiltered searches scan exactly and the codes would go unused.  The
  * graph keeps them current on later inserts and updates.  They are not
- * saved, so every open trains them again over all stored vectors.
- * NOTE: between opens the bounds stay those trained on the first points;
+ * saved, so every open trains them again over all stored vectors, and
+ * so does a write that takes the vector back past the threshold after
+ * deletes had taken it below.
+ * NOTE: otherwise the bounds stay those trained on the first points;
  * later vectors outside them are clamped, which costs recall when the
  * data drifts.
  */
@@ -150,19 +152,29 @@ strata_status strata_quantization_params_check(
 }
 
 /* Trains the int8 codes of a space configured for them once its graph
- * is searched (see the file comment).  Caller holds db->write_mutex or
- * is opening the database. */
+ * is searched (see the file comment).  Caller holds db->write_mutex, but
+ * not db->lock, or is opening the database. */
 static void quantize_if_due(strata_db *db, const strata_collection *c,
                             strata_space *space) {
-  if (space->quantization.type != STRATA_QUANTIZATION_INT8 || !space->graph ||
-      space->quantized)
+  if (space->quantization.type != STRATA_QUANTIZATION_INT8 || !space->graph)
     return;
   size_t live = space->store.n_live;
   if (live <= strata_space_threshold_points(space) ||
-      live < STRATA_QUANTIZATION_MIN_TRAIN)
+      live < STRATA_QUANTIZATION_MIN_TRAIN) {
+    /* Searches scan exactly again and leave the codes unused.  Their
+     * bounds fit the vectors stored when they were trained, which may
+     * all be gone (a collection emptied and filled with other data), so
+     * train them again once the vector grows past the threshold. */
+    space->quantized = 0;
+    return;
+  }
+  if (space->quantized)
     return;
   int rc = strata_hnsw_quantize(space->graph, space->quantization.quantile);
-  if (rc == STRATA_HNSW_OK || rc == STRATA_HNSW_EEXIST) {
+  if (rc == STRATA_HNSW_EEXIST)
+    rc = strata_hnsw_quantize_again(space->graph,
+                                    space->quantization.quantile, &db->lock);
+  if (rc == STRATA_HNSW_OK) {
     space->quantized = 1;
     return;
   }
@@ -226,6 +238,10 @@ void strata_space_index_link(strata_db *db, strata_collection *c,
                              strata_space *space) {
   if (!space->graph || space->n_relink == 0) {
     space->n_relink = 0;
+    /* A delete links nothing but may take the vector below the
+     * threshold, which marks its codes for training again. */
+    if (space->graph)
+      quantize_if_due(db, c, space);
     return;
   }
   /* A slot may be noted twice (an id repeated in a batch); link once.

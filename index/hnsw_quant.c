@@ -8,25 +8,15 @@
 
 #include "hnsw_internal.h"
 
-int strata_hnsw_quantize(strata_hnsw *h, float quantile) {
-  if (h->metric == STRATA_METRIC_L1)
-    return STRATA_HNSW_EINVAL;
-
-  /* The exclusive lock keeps inserts out, so every node linked before
-   * the codes are published is encoded below, and every later one by
-   * its insert. */
-  pthread_rwlock_wrlock(&h->writers);
-  int rc = STRATA_HNSW_OK;
+/* Trains a quantizer on the live vectors and encodes every node with it.
+ * Caller holds h->writers exclusively, so every node linked before the
+ * codes are published is encoded here, and every later one by its
+ * insert. */
+static int encode_nodes(strata_hnsw *h, float quantile, strata_quant **out) {
   strata_quant *q = NULL;
-  if (h->quant) {
-    rc = STRATA_HNSW_EEXIST;
-    goto done;
-  }
   int err = strata_quant_create(h->store, quantile, &q);
-  if (err != 0) {
-    rc = err == EINVAL ? STRATA_HNSW_EINVAL : STRATA_HNSW_ENOMEM;
-    goto done;
-  }
+  if (err != 0)
+    return err == EINVAL ? STRATA_HNSW_EINVAL : STRATA_HNSW_ENOMEM;
 
   /* REMOVED nodes are still walked through, so they need codes too. */
   uint32_t limit = __atomic_load_n(&h->slot_limit, __ATOMIC_ACQUIRE);
@@ -34,15 +24,47 @@ int strata_hnsw_quantize(strata_hnsw *h, float quantile) {
     if ((hnsw_state(h, slot) & HNSW_STATE_MASK) == HNSW_FREE)
       continue;
     if (strata_quant_encode(q, slot, hnsw_vector(h, slot)) != 0) {
-      rc = STRATA_HNSW_ENOMEM;
-      goto done;
+      strata_quant_destroy(q);
+      return STRATA_HNSW_ENOMEM;
     }
   }
-  __atomic_store_n(&h->quant, q, __ATOMIC_RELEASE);
-  q = NULL;
+  *out = q;
+  return STRATA_HNSW_OK;
+}
 
-done:
-  strata_quant_destroy(q);
+int strata_hnsw_quantize(strata_hnsw *h, float quantile) {
+  if (h->metric == STRATA_METRIC_L1)
+    return STRATA_HNSW_EINVAL;
+
+  pthread_rwlock_wrlock(&h->writers);
+  int rc = STRATA_HNSW_EEXIST;
+  strata_quant *q = NULL;
+  if (!h->quant) {
+    rc = encode_nodes(h, quantile, &q);
+    if (rc == STRATA_HNSW_OK)
+      __atomic_store_n(&h->quant, q, __ATOMIC_RELEASE);
+  }
+  pthread_rwlock_unlock(&h->writers);
+  return rc;
+}
+
+int strata_hnsw_quantize_again(struct strata_hnsw *h, float quantile,
+                               pthread_rwlock_t *readers) {
+  if (h->metric == STRATA_METRIC_L1)
+    return STRATA_HNSW_EINVAL;
+
+  pthread_rwlock_wrlock(&h->writers);
+  strata_quant *q = NULL;
+  int rc = encode_nodes(h, quantile, &q);
+  if (rc == STRATA_HNSW_OK) {
+    /* A search reads h->quant from start to end, so the old codes may
+     * only be freed once no search holds `readers`. */
+    pthread_rwlock_wrlock(readers);
+    strata_quant *old = h->quant;
+    __atomic_store_n(&h->quant, q, __ATOMIC_RELEASE);
+    pthread_rwlock_unlock(readers);
+    strata_quant_destroy(old);
+  }
   pthread_rwlock_unlock(&h->writers);
   return rc;
 }
