@@ -90,7 +90,7 @@ static size_t clamp_k(const strata_space *space, uint32_t k) {
  * count, or -1 with *st set. */
 static long filtered_search(strata_db *db, const strata_collection *c,
                             int space, const strata_search_request *request,
-                            const float *query, strata_hit *hits,
+                            const float *query, size_t k, strata_hit *hits,
                             strata_status *st) {
   strata_plan plan;
   *st = strata_plan_make(db, c, space, request, &plan);
@@ -107,10 +107,10 @@ static long filtered_search(strata_db *db, const strata_collection *c,
    * options. */
   if (plan.strategy == STRATA_PLAN_HNSW_FILTERED && options.quantized)
     n = strata_space_search_allowed(&c->spaces[space], plan.allowed,
-                                    plan.matching_with_vector, query,
-                                    request->k, request->ef, &options, hits);
+                                    plan.matching_with_vector, query, k,
+                                    request->ef, &options, hits);
   else
-    n = strata_plan_search(c, &plan, query, request->k, request->ef, hits);
+    n = strata_plan_search(c, &plan, query, k, request->ef, hits);
   strata_plan_release(&plan);
   if (n < 0)
     *st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory during search");
@@ -145,7 +145,9 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
   for (size_t i = 0; i < n_requests; i++) {
     int s = strata_collection_space(c, requests[i].vector_name);
     total_dim += s >= 0 ? c->spaces[s].dim : 0;
-    total_k += requests[i].k;
+    /* No search returns more hits than the vector has points, so a k
+     * such as UINT32_MAX does not size the buffer. */
+    total_k += s >= 0 ? clamp_k(&c->spaces[s], requests[i].k) : 0;
   }
   results = calloc(n_requests ? n_requests : 1, sizeof *results);
   queries = malloc((total_dim ? total_dim : 1) * sizeof *queries);
@@ -197,14 +199,14 @@ strata_status strata_search_batch(strata_db *db, const char *collection,
     offset = 0;
     for (size_t i = 0; i < n_requests && st == STRATA_OK; i++) {
       const strata_space *space = &c->spaces[spaces[i]];
+      size_t k = clamp_k(space, requests[i].k);
       long n;
       if (requests[i].filter) {
         n = filtered_search(db, c, spaces[i], &requests[i], queries + offset,
-                            hits, &st);
+                            k, hits, &st);
         if (st != STRATA_OK)
           break;
       } else {
-        size_t k = clamp_k(space, requests[i].k);
         strata_hnsw_search_options options;
         strata_space_search_options(space, &requests[i].quantization,
                                     &options);
