@@ -128,6 +128,7 @@ typedef struct hnsw_scratch {
    * NULL when distances use the float vectors. */
   const uint8_t *qcode;
   uint32_t qcode_sum;
+  unsigned qcode_lines; /* cache lines of a code row to prefetch */
   uint8_t *qbuf; /* room for one encoded query, quant->stride bytes */
   size_t qbuf_cap;
   float *qpad;   /* the query, zero-padded to kernel_dim floats */

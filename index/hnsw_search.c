@@ -39,12 +39,14 @@
  * search, else its vector.  Issuing every line of the row before the
  * first distance lets the misses overlap.  At 100 dimensions, prefetching
  * the 7 lines of a row instead of its first 4 raised QPS by about 1.3x
- * (GloVe-100, 100,000 vectors, m 16). */
+ * (GloVe-100 of bench/hnsw, first 100,000 vectors, m 16, on the machine
+ * of bench/hnsw/RESULTS.md). */
 static inline void prefetch_vector(const strata_hnsw *h,
                                    const hnsw_scratch *s, uint32_t slot) {
   const char *p = s->qcode ? (const char *)strata_quant_codes(h->quant, slot)
                            : (const char *)hnsw_vector(h, slot);
-  for (unsigned i = 0; i < h->prefetch_lines; i++)
+  unsigned lines = s->qcode ? s->qcode_lines : h->prefetch_lines;
+  for (unsigned i = 0; i < lines; i++)
     __builtin_prefetch(p + 64 * i, 0, 3);
 }
 
@@ -346,6 +348,9 @@ static bool begin_quantized(const strata_quant *quant, hnsw_scratch *s,
   }
   s->qcode_sum = strata_quant_encode_query(quant, query, s->qbuf);
   s->qcode = s->qbuf;
+  size_t lines = quant->stride / 64;
+  s->qcode_lines = lines < HNSW_PREFETCH_MAX_LINES ? (unsigned)lines
+                                                   : HNSW_PREFETCH_MAX_LINES;
   return true;
 }
 
