@@ -37,8 +37,8 @@
  * That pass checks the payload of every candidate the payload indexes
  * could not decide, which for a filter on unindexed fields is every
  * point, on every query.  So when the collection's parsed payloads are
- * cached (filter_cache.c), the planner first checks an evenly spaced
- * sample of SAMPLE_POINTS candidates.  When the sample projects at least
+ * cached (filter_cache.c), the planner first checks the candidates
+ * among SAMPLE_POINTS point numbers spread over the collection.  When the sample projects at least
  * the threshold of matching points, the graph walk checks payloads only
  * for the points it meets and remembers each verdict (hnsw_checked).  A
  * wrong projection costs time, never results: when few points match, the
@@ -145,18 +145,24 @@ static int plan_checked(const strata_collection *c, int space_index,
                                     verdicts, c->points_used};
   strata_collection_indexes(c, &pc->indexes);
 
-  /* Only matching points with the vector count. */
+  /* The sample takes point numbers at the fractional parts of i times
+   * the golden ratio: spread evenly, but not periodic, so a payload that
+   * repeats every few points cannot alias with it.  That costs one
+   * bitmap lookup per point, where selecting by rank costs a scan of a
+   * container.  Only matching points with the vector count. */
   uint64_t n = roaring_bitmap_get_cardinality(candidates);
-  uint64_t n_sample = n < SAMPLE_POINTS ? n : SAMPLE_POINTS, passed = 0;
-  for (uint64_t i = 0; i < n_sample; i++) {
-    uint32_t point;
-    if (roaring_bitmap_select(candidates, (uint32_t)(i * n / n_sample),
-                              &point) &&
-        c->slots[(size_t)point * c->n_spaces + (size_t)space_index] !=
-            STRATA_NO_SLOT)
+  uint64_t sampled = 0, passed = 0;
+  for (uint64_t i = 0; i < SAMPLE_POINTS && c->points_used > 0; i++) {
+    double position = fmod((double)i * 0.6180339887498949, 1.0);
+    uint32_t point = (uint32_t)(position * (double)c->points_used);
+    if (!roaring_bitmap_contains(candidates, point))
+      continue;
+    sampled++;
+    if (c->slots[(size_t)point * c->n_spaces + (size_t)space_index] !=
+        STRATA_NO_SLOT)
       passed += (uint64_t)check_point(pc, point);
   }
-  uint64_t projected = n_sample ? passed * n / n_sample : 0;
+  uint64_t projected = sampled ? passed * n / sampled : 0;
   if (projected < exact_below) {
     free(verdicts);
     free(pc);
