@@ -39,12 +39,14 @@
  * threshold and at least STRATA_QUANTIZATION_MIN_TRAIN: below that,
  * unfiltered searches scan exactly and the codes would go unused.  The
  * graph keeps them current on later inserts and updates.  They are not
- * saved, so every open trains them again over all stored vectors, and
- * so does a write that takes the vector back past the threshold after
- * deletes had taken it below.
- * NOTE: otherwise the bounds stay those trained on the first points;
- * later vectors outside them are clamped, which costs recall when the
- * data drifts.
+ * saved, so every open trains them again over all stored vectors.  So
+ * does a write that takes the vector back past the threshold after
+ * deletes had taken it below, and one that takes it to twice the points
+ * the codes were trained on, so that the bounds follow data that drifts.
+ * Retraining encodes every node again, an amortised constant cost per
+ * insert, and keeps both sets of codes in memory until the swap.
+ * NOTE: until then, vectors outside the bounds are clamped, which costs
+ * recall when the data drifts.
  */
 #define _GNU_SOURCE /* asprintf */
 #include <errno.h>
@@ -168,7 +170,11 @@ static void quantize_if_due(strata_db *db, const strata_collection *c,
     space->quantized = 0;
     return;
   }
-  if (space->quantized)
+  /* Vectors added since the training may lie outside the bounds and be
+   * clamped, so the codes are trained again whenever the vector has
+   * twice the points they were trained on. */
+  if (space->quantized &&
+      live / 2 < strata_hnsw_quantized_points(space->graph))
     return;
   int rc = strata_hnsw_quantize(space->graph, space->quantization.quantile);
   if (rc == STRATA_HNSW_EEXIST)
@@ -180,9 +186,12 @@ static void quantize_if_due(strata_db *db, const strata_collection *c,
   }
   strata_db_log(db,
                 "collection \"%s\", vector \"%s\": training int8 codes "
-                "failed (%s); graph searches use the float vectors until a "
-                "later write retries",
-                c->name, space->name, strata_hnsw_strerror(rc));
+                "failed (%s); graph searches use %s until a later write "
+                "retries",
+                c->name, space->name, strata_hnsw_strerror(rc),
+                strata_hnsw_quantized_points(space->graph) > 0
+                    ? "the previous codes"
+                    : "the float vectors");
 }
 
 int strata_space_index_create(strata_space *space) {

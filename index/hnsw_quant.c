@@ -69,6 +69,11 @@ int strata_hnsw_quantize_again(struct strata_hnsw *h, float quantile,
   return rc;
 }
 
+size_t strata_hnsw_quantized_points(struct strata_hnsw *h) {
+  const strata_quant *q = __atomic_load_n(&h->quant, __ATOMIC_ACQUIRE);
+  return q ? q->trained_points : 0;
+}
+
 /* NOTE: declared in engine/engine.h, its only caller, not in hnsw.h. */
 size_t strata_hnsw_quantized_bytes(strata_hnsw *h) {
   const strata_quant *q = __atomic_load_n(&h->quant, __ATOMIC_ACQUIRE);

@@ -92,6 +92,7 @@ static int train(strata_quant *q, const strata_vector_store *vs,
     take = 1;
   q->lo = 0.0f;
   q->step = 1.0f / 255.0f;
+  q->trained_points = vs->n_live;
   if (vs->n_live == 0)
     return 0;
 

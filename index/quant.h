@@ -60,6 +60,7 @@ typedef struct strata_quant {
   size_t dim;
   size_t stride;  /* bytes per row: dim rounded up to a multiple of 64 */
   float lo, step; /* a code c decodes to lo + step * c */
+  size_t trained_points; /* live vectors when the bounds were trained */
   const strata_u8_kernels *kern;
   strata_quant_chunk **chunks; /* STRATA_VS_MAX_SLOTS / STRATA_VS_CHUNK */
   size_t n_chunks;             /* atomic: chunks allocated */
@@ -126,5 +127,9 @@ struct strata_hnsw;
  * hnsw_quant.c.  NOTE: belongs in hnsw.h, next to strata_hnsw_quantize. */
 int strata_hnsw_quantize_again(struct strata_hnsw *h, float quantile,
                                pthread_rwlock_t *readers);
+
+/* Returns the number of live vectors that the codes of `h` were trained
+ * on, or 0 when it has no codes.  Defined in hnsw_quant.c. */
+size_t strata_hnsw_quantized_points(struct strata_hnsw *h);
 
 #endif
