@@ -414,9 +414,11 @@ typedef struct strata_search_request {
  *
  * With request->filter, only points that match it are returned, and
  * the count is min(k, matching points that have this vector).  The
- * matching points are scored exactly when fewer of them than the
- * full-scan threshold have the vector; otherwise the graph walk skips
- * the others (see strata_search_explain()).  A filter adds the errors
+ * matching points are scored exactly when there are few of them: fewer
+ * than the full-scan threshold, or fewer than the points a filtered
+ * graph walk would cost as much as (about sqrt(30 * ef * points));
+ * otherwise the graph walk skips the others (see
+ * strata_search_explain()).  A filter adds the errors
  * STRATA_ERR_IO and STRATA_ERR_CORRUPTION when a payload cannot be read.
  *
  * A vector with int8 codes walks the graph on them, filtered or not,
@@ -473,18 +475,26 @@ strata_status strata_delete_by_filter(strata_db *db, const char *collection,
 /* Describes how strata_search() would answer `request` and sets *out to
  * a malloc'd JSON object the caller frees with free():
  *
- *   {"strategy": "exact" | "hnsw" | "exact_filtered" | "hnsw_filtered",
+ *   {"strategy": "exact" | "hnsw" | "exact_filtered" | "hnsw_filtered"
+ *                 | "hnsw_checked",
  *    "vector": name, "points": live points, "vectors": points with this
  *    vector, "full_scan_threshold_points": n,
+ *    "filtered_exact_below_points": matching points below which a
+ *    filtered search scores them exactly,
  *    "filter": the filter as JSON or null,
  *    "estimate": {"min", "expected", "max"} from the payload indexes,
  *    "matching": points that match the filter,
  *    "matching_with_vector": those of them that have this vector,
- *    "indexes_used": [fields with a usable payload index]}
+ *    "indexes_used": [fields with a usable payload index],
+ *    "projected_matching": (hnsw_checked only) the count projected
+ *    from a sample, which chose the plan}
  *
  * exact_filtered scores the matching points one by one; it is chosen
- * when fewer of them than full_scan_threshold_points have the vector.
+ * when fewer of them than filtered_exact_below_points have the vector.
  * hnsw_filtered walks the graph and skips points that do not match.
+ * hnsw_checked is hnsw_filtered for a filter the payload indexes cannot
+ * resolve: a sample of the points projects enough matches, and the walk
+ * checks the payload of each point it meets, once.
  * Errors as strata_search(). */
 strata_status strata_search_explain(strata_db *db, const char *collection,
                                     const strata_search_request *request,
