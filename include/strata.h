@@ -179,8 +179,12 @@ typedef enum strata_quantization_type {
  *
  * The codes are trained once the vector has more live points than its
  * full-scan threshold (and at least STRATA_QUANTIZATION_MIN_TRAIN), that
- * is once searches start to walk the graph.  Writes after that keep them
- * current.  strata_open() trains them again over all stored vectors. */
+ * is once searches start to walk the graph.  Writes after that encode
+ * new vectors with the trained bounds.  The bounds are trained again
+ * when the vector reaches twice the points they were trained on, when it
+ * passes the threshold again after deletes took it below, and at every
+ * strata_open().  In between, components outside the bounds are clamped,
+ * which costs recall if new data drifts far from the old. */
 typedef struct strata_quantization_config {
   strata_quantization_type type;
   /* With INT8: the share of all vector components that the bounds must
