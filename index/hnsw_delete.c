@@ -127,7 +127,14 @@ static bool repair_under_lock(strata_hnsw *h, hnsw_scratch *s, uint32_t y,
     return false;
 
   /* 3. Fill the freed places from the nearest ef_construct of the pool,
-   * by the heuristic against the links kept. */
+   * by the heuristic against the links kept, then with the nearest pruned
+   * candidates.  The list keeps its count instead of growing to cap.
+   * Filled to cap, every list was full after a repair, so each later
+   * insert's add_link reselected it by the heuristic alone and cut it to
+   * about 15 links.  In tests/hnsw/test_hnsw_churn.c (20,000
+   * Fashion-MNIST vectors, m 16, ef_construct 100), deleting 30%,
+   * repairing and inserting them again then lowered the mean level-0
+   * count from 20.4 to 15.3, and recall@10 at ef 10 from 0.968 to 0.956. */
   const float *yv = hnsw_vector(h, y);
   for (size_t i = 0; i < p.n_pool; i++) {
     s->n_dist++;
@@ -137,7 +144,7 @@ static bool repair_under_lock(strata_hnsw *h, hnsw_scratch *s, uint32_t y,
   size_t keep = h->ef_construct > cap ? h->ef_construct : cap;
   if (p.n_pool > keep)
     p.n_pool = keep;
-  uint32_t picked = hnsw_select_neighbors(h, s, p.n_pool, kept, cap, true);
+  uint32_t picked = hnsw_select_neighbors(h, s, p.n_pool, kept, n, true);
   hnsw_set_list(h, y, level, s->picked, picked);
   return true;
 }
