@@ -152,6 +152,9 @@ void strata_payload_index_free(strata_payload_index *ix) {
   strata_path_free(&ix->path);
   table_free(&ix->keys);
   free(ix->entries);
+  free(ix->value_count);
+  free(ix->value_i);
+  free(ix->value_d);
   roaring_bitmap_t *maps[] = {ix->present, ix->other, ix->bool_true,
                               ix->bool_false};
   for (size_t i = 0; i < 4; i++)
@@ -281,9 +284,11 @@ static void kill_entry(strata_payload_index *ix, int64_t i, double d,
 }
 
 /* Adds (add != 0) or removes one value of `point`.  Returns 1 when the
- * value is of the index's type, 0 when it is not, -1 when out of memory. */
+ * value is of the index's type, 0 when it is not, -1 when out of memory.
+ * A numeric or datetime value of the index's type is also stored in
+ * *value. */
 static int apply_value(strata_payload_index *ix, uint32_t point,
-                       const json_t *v, int add) {
+                       const json_t *v, int add, strata_num_entry *value) {
   const char *s = json_is_string(v) ? json_string_value(v) : NULL;
   size_t len = s ? json_string_length(v) : 0;
   int64_t t = 0;
@@ -338,11 +343,62 @@ static int apply_value(strata_payload_index *ix, uint32_t point,
     break;
   }
   double d = ix->type == STRATA_INDEX_FLOAT ? json_number_value(v) : (double)t;
+  value->i = t;
+  value->d = d;
   if (!add) {
     kill_entry(ix, t, d, point);
     return 1;
   }
   return append_entry(ix, t, d, point) ? -1 : 1;
+}
+
+static int is_numeric(const strata_payload_index *ix) {
+  return ix->type == STRATA_INDEX_INTEGER || ix->type == STRATA_INDEX_FLOAT ||
+         ix->type == STRATA_INDEX_DATETIME;
+}
+
+/* Grows the point-to-value table to cover `point`.  New slots have no
+ * value.  Returns -1 when out of memory. */
+static int reserve_values(strata_payload_index *ix, uint32_t point) {
+  if (point < ix->n_values)
+    return 0;
+  size_t n = ix->n_values ? ix->n_values * 2 : 1024;
+  if (n <= point)
+    n = (size_t)point + 1;
+  uint8_t *count = realloc(ix->value_count, n);
+  if (!count)
+    return -1;
+  ix->value_count = count;
+  memset(count + ix->n_values, 0, n - ix->n_values);
+  if (ix->type == STRATA_INDEX_FLOAT) {
+    double *d = realloc(ix->value_d, n * sizeof *d);
+    if (!d)
+      return -1;
+    ix->value_d = d;
+  } else {
+    int64_t *i = realloc(ix->value_i, n * sizeof *i);
+    if (!i)
+      return -1;
+    ix->value_i = i;
+  }
+  ix->n_values = n;
+  return 0;
+}
+
+/* Records how many values `point` has in the point-to-value table, and
+ * `value` when it is the only one.  Returns -1 when out of memory. */
+static int set_point_value(strata_payload_index *ix, uint32_t point,
+                           int indexed, const strata_num_entry *value) {
+  if (indexed == 0 && point >= ix->n_values)
+    return 0;
+  if (reserve_values(ix, point) != 0)
+    return -1;
+  ix->value_count[point] = (uint8_t)(indexed > 2 ? 2 : indexed);
+  if (indexed == 1 && ix->type == STRATA_INDEX_FLOAT)
+    ix->value_d[point] = value->d;
+  else if (indexed == 1)
+    ix->value_i[point] = value->i;
+  return 0;
 }
 
 /* Applies every value at the index's path: arrays give their elements,
@@ -355,6 +411,7 @@ static strata_status apply_payload(strata_payload_index *ix, uint32_t point,
     return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
   }
   int indexed = 0, other = 0, failed = 0;
+  strata_num_entry value = {0, 0, point, 0};
   for (size_t i = 0; i < vals.n && !failed; i++) {
     const json_t *v = vals.items[i];
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
@@ -362,13 +419,16 @@ static strata_status apply_payload(strata_payload_index *ix, uint32_t point,
       const json_t *e = json_is_array(v) ? json_array_get(v, k) : v;
       if (json_is_null(e))
         continue;
-      int r = apply_value(ix, point, e, add);
+      int r = apply_value(ix, point, e, add, &value);
       failed = r < 0;
-      indexed |= r == 1;
+      indexed += r == 1;
       other |= r == 0;
     }
   }
   strata_values_release(&vals);
+  if (!failed && is_numeric(ix) &&
+      set_point_value(ix, point, add ? indexed : 0, &value) != 0)
+    failed = 1;
   if (failed)
     ix->broken = 1;
   if (!add) {

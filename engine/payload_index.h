@@ -12,6 +12,8 @@
  * sorted by value.  Additions go to an unsorted tail that queries scan
  * linearly until strata_payload_index_prepare() merges it in, and
  * removals mark entries dead until then.
+ * Integer, float and datetime indexes also keep a point-to-value table,
+ * current after every add and remove, for strata_payload_index_restrict().
  *
  * Threads: add, remove and prepare need exclusive access; queries only
  * read and may run concurrently with each other.
@@ -109,6 +111,27 @@ strata_payload_indexes_find_text(const strata_payload_indexes *indexes,
 int strata_payload_index_lookup(const strata_payload_index *index,
                                 const strata_condition *condition,
                                 roaring_bitmap_t **out, int *exact);
+
+/* Sets *size to an upper bound of the points that
+ * strata_payload_index_lookup() returns for a range condition, from two
+ * binary searches, and returns 1.  Returns 0 when the condition is not a
+ * range on this index's values (a number range on an integer or float
+ * index, a datetime range on a datetime index). */
+int strata_payload_index_range_size(const strata_payload_index *index,
+                                    const strata_condition *condition,
+                                    uint64_t *size);
+
+/* Replaces *points with its intersection with the lookup result of a
+ * range condition, found by checking each point's value in the index's
+ * point-to-value table.  That costs a few ns per point of *points
+ * instead of collecting every point of the range, so it pays when
+ * *points is the smaller set.  Sets *exact as the lookup would and
+ * returns 1.  Returns 0, leaving *points as it was, when the condition
+ * is not a range on this index's values or a point of *points has more
+ * than one value in the index; returns -1 when out of memory. */
+int strata_payload_index_restrict(const strata_payload_index *index,
+                                  const strata_condition *condition,
+                                  roaring_bitmap_t **points, int *exact);
 
 /* ------------------------------------------------------------------ */
 /* Planner                                                              */

@@ -39,6 +39,16 @@ struct strata_payload_index {
   size_t n_entries, cap_entries;
   size_t n_sorted; /* entries[0, n_sorted) are sorted by (value, point) */
   size_t n_dead;
+  /* Point-to-value table of integer, float and datetime indexes, kept
+   * current by every add and remove (unlike `entries`, it needs no
+   * prepare).  value_count[p] is the number of indexed values of point
+   * p, capped at 2.  When it is 1, value_i[p] (integer, datetime) or
+   * value_d[p] (float) is that value.  Points at or past n_values have
+   * no value. */
+  uint8_t *value_count;
+  int64_t *value_i;
+  double *value_d;
+  size_t n_values;
   int broken; /* an add or remove failed: the contents are incomplete */
 };
 

@@ -200,10 +200,10 @@ static void add_entries(const strata_num_entry *entries, size_t n,
   free(points);
 }
 
-/* Points whose value lies within the bounds: binary searches in the
- * sorted head, a scan of the unsorted tail. */
-static void range_entries(const strata_payload_index *ix,
-                          const strata_bounds *b, lookup *a) {
+/* Sets [*first, *end) to the sorted entries within the bounds. */
+static void sorted_range(const strata_payload_index *ix,
+                         const strata_bounds *b, size_t *first,
+                         size_t *end) {
   size_t lo = 0, hi = ix->n_sorted;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -212,7 +212,7 @@ static void range_entries(const strata_payload_index *ix,
     else
       hi = mid;
   }
-  size_t first = lo;
+  size_t start = lo;
   hi = ix->n_sorted;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -221,7 +221,17 @@ static void range_entries(const strata_payload_index *ix,
     else
       lo = mid + 1;
   }
-  add_entries(ix->entries + first, lo - first, a);
+  *first = start;
+  *end = lo;
+}
+
+/* Points whose value lies within the bounds: binary searches in the
+ * sorted head, a scan of the unsorted tail. */
+static void range_entries(const strata_payload_index *ix,
+                          const strata_bounds *b, lookup *a) {
+  size_t first, end;
+  sorted_range(ix, b, &first, &end);
+  add_entries(ix->entries + first, end - first, a);
   for (size_t k = ix->n_sorted; k < ix->n_entries; k++)
     if (!below_lower(ix, b, &ix->entries[k]) &&
         !above_upper(ix, b, &ix->entries[k]))
@@ -423,4 +433,151 @@ int strata_payload_index_lookup(const strata_payload_index *ix,
   *out = a.bm;
   *exact = a.exact;
   return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Range checks through the point-to-value table                       */
+
+/* Whether `c` is a range on the values this index sorts: a number range
+ * on an integer or float index, a datetime range on a datetime index. */
+static int is_value_range(const strata_payload_index *ix,
+                          const strata_condition *c) {
+  if (c->kind == STRATA_COND_RANGE)
+    return ix->type == STRATA_INDEX_INTEGER || ix->type == STRATA_INDEX_FLOAT;
+  return c->kind == STRATA_COND_DATETIME_RANGE &&
+         ix->type == STRATA_INDEX_DATETIME;
+}
+
+int strata_payload_index_range_size(const strata_payload_index *ix,
+                                    const strata_condition *c,
+                                    uint64_t *size) {
+  if (ix->broken || !is_value_range(ix, c))
+    return 0;
+  size_t first, end;
+  sorted_range(ix, &c->bounds, &first, &end);
+  *size = (uint64_t)(end - first) + (ix->n_entries - ix->n_sorted);
+  if (ix->type == STRATA_INDEX_INTEGER)
+    *size += roaring_bitmap_get_cardinality(ix->other);
+  return 1;
+}
+
+/* Points read from a bitmap per iterator call, and how far ahead of
+ * the point being checked its value is prefetched. */
+#define RESTRICT_BATCH 256
+#define RESTRICT_PREFETCH 16
+
+/* The bounds of a range as flags and values, so that a check needs no
+ * branch.  Candidates pass at random, and a mispredicted branch per
+ * point would cost more than the comparisons. */
+typedef struct range_check {
+  int gt, gte, lt, lte;
+  const strata_bounds *b;
+} range_check;
+
+/* Same comparisons as below_lower() and above_upper(), on a datetime
+ * value (microseconds). */
+static inline int in_range_i(const range_check *r, int64_t v) {
+  const strata_bounds *b = r->b;
+  return !((r->gt & !(v > b->gt_i)) | (r->gte & !(v >= b->gte_i)) |
+           (r->lt & !(v < b->lt_i)) | (r->lte & !(v <= b->lte_i)));
+}
+
+/* Same comparisons as below_lower() and above_upper(), on a number. */
+static inline int in_range_d(const range_check *r, double v) {
+  const strata_bounds *b = r->b;
+  return !((r->gt & !(v > b->gt)) | (r->gte & !(v >= b->gte)) |
+           (r->lt & !(v < b->lt)) | (r->lte & !(v <= b->lte)));
+}
+
+/* Appends to kept[] the points of batch[] whose single value is in
+ * range or that are in `other`.  Returns the new count of kept points,
+ * or (size_t)-1 when a point has several values. */
+static size_t restrict_batch(const strata_payload_index *ix,
+                             const range_check *r,
+                             const roaring_bitmap_t *other,
+                             const uint32_t *batch, uint32_t n,
+                             uint32_t *kept, size_t n_kept) {
+  int multi = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    if (k + RESTRICT_PREFETCH < n) {
+      uint32_t ahead = batch[k + RESTRICT_PREFETCH];
+      if (ahead < ix->n_values) {
+        if (ix->type == STRATA_INDEX_FLOAT)
+          __builtin_prefetch(&ix->value_d[ahead]);
+        else
+          __builtin_prefetch(&ix->value_i[ahead]);
+      }
+    }
+    uint32_t p = batch[k];
+    if (p >= ix->n_values) {
+      /* Without an indexed value, only `other` can let it through. */
+      if (other && roaring_bitmap_contains(other, p))
+        kept[n_kept++] = p;
+      continue;
+    }
+    uint8_t count = ix->value_count[p];
+    multi |= count > 1;
+    int pass;
+    if (ix->type == STRATA_INDEX_FLOAT)
+      pass = in_range_d(r, ix->value_d[p]);
+    else if (ix->type == STRATA_INDEX_INTEGER)
+      pass = in_range_d(r, (double)ix->value_i[p]);
+    else
+      pass = in_range_i(r, ix->value_i[p]);
+    /* The slot of a point without a value is stale, so count 0 rejects
+     * it. */
+    pass &= count == 1;
+    if (!pass && other)
+      pass = roaring_bitmap_contains(other, p);
+    kept[n_kept] = p;
+    n_kept += (size_t)pass;
+  }
+  return multi ? (size_t)-1 : n_kept;
+}
+
+int strata_payload_index_restrict(const strata_payload_index *ix,
+                                  const strata_condition *c,
+                                  roaring_bitmap_t **points, int *exact) {
+  if (ix->broken || !is_value_range(ix, c))
+    return 0;
+  const strata_bounds *b = &c->bounds;
+  range_check r = {(b->set & STRATA_BOUND_GT) != 0,
+                   (b->set & STRATA_BOUND_GTE) != 0,
+                   (b->set & STRATA_BOUND_LT) != 0,
+                   (b->set & STRATA_BOUND_LTE) != 0, b};
+  /* The lookup adds `other` to an integer range (see number_lookup). */
+  const roaring_bitmap_t *other =
+      ix->type == STRATA_INDEX_INTEGER && !roaring_bitmap_is_empty(ix->other)
+          ? ix->other
+          : NULL;
+  uint64_t n = roaring_bitmap_get_cardinality(*points);
+  uint32_t *kept = malloc((n ? n : 1) * sizeof *kept);
+  roaring_uint32_iterator_t *it = roaring_create_iterator(*points);
+  if (!kept || !it) {
+    free(kept);
+    if (it)
+      roaring_free_uint32_iterator(it);
+    return -1;
+  }
+
+  uint32_t batch[RESTRICT_BATCH];
+  size_t n_kept = 0;
+  uint32_t got;
+  while (n_kept != (size_t)-1 &&
+         (got = roaring_read_uint32_iterator(it, batch, RESTRICT_BATCH)) > 0)
+    n_kept = restrict_batch(ix, &r, other, batch, got, kept, n_kept);
+  roaring_free_uint32_iterator(it);
+  if (n_kept == (size_t)-1) {
+    free(kept);
+    return 0;
+  }
+
+  roaring_bitmap_t *out = roaring_bitmap_of_ptr(n_kept, kept);
+  free(kept);
+  if (!out)
+    return -1;
+  roaring_bitmap_free(*points);
+  *points = out;
+  *exact = other == NULL;
+  return 1;
 }
