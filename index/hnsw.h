@@ -66,8 +66,9 @@
  * ---------------------
  * - One realloc'd level-0 array.  Growing it would move the links under
  *   concurrent readers.  The level-0 records are instead kept in chunks of
- *   STRATA_VS_CHUNK nodes that never move: contiguous within a chunk,
- *   found through one table load, like the vector store.
+ *   1,024 nodes (HNSW_CHUNK) that never move: contiguous within a chunk,
+ *   found through one load from a chunk table that doubles as the index
+ *   grows, like the vector store's.
  * - A lock per node.  A mutex is 40 bytes, about as large as the level-0
  *   links of m = 4.  A fixed array of striped locks is enough because a writer
  *   never holds two of them.
