@@ -179,15 +179,6 @@ long strata_space_search(const strata_space *space, const float *query,
                          size_t k, size_t ef, int exact,
                          const strata_hnsw_search_options *options,
                          strata_hit *out);
-/* Walks the graph for the points in `allowed` (point numbers), with
- * `options`; returns min(k, n_allowed_with_vector) hits or -1 when out
- * of memory.  The caller has chosen the graph over an exact scan. */
-long strata_space_search_allowed(const strata_space *space,
-                                 const roaring_bitmap_t *allowed,
-                                 uint64_t n_allowed_with_vector,
-                                 const float *query, size_t k, size_t ef,
-                                 const strata_hnsw_search_options *options,
-                                 strata_hit *out);
 /* Persistence of graphs across strata_close() and strata_open(). */
 void strata_index_files_load_hints(strata_db *db, strata_collection *c,
                                    uint64_t sequence);
@@ -236,9 +227,11 @@ strata_status strata_plan_make(strata_db *db, const strata_collection *c,
                                const strata_search_request *request,
                                strata_plan *plan);
 /* Runs the plan; returns min(k, plan->matching_with_vector) hits, or -1
- * when out of memory.  `out` has room for k hits. */
+ * when out of memory.  `out` has room for k hits.  The graph plans walk
+ * as `options` says (int8 codes, rescoring); NULL walks the floats. */
 long strata_plan_search(const strata_collection *c, const strata_plan *plan,
                         const float *query, size_t k, size_t ef,
+                        const strata_hnsw_search_options *options,
                         strata_hit *out);
 void strata_plan_release(strata_plan *plan);
 

@@ -351,6 +351,7 @@ static int allow_checked_slot(uint32_t slot, void *ctx) {
 
 long strata_plan_search(const strata_collection *c, const strata_plan *plan,
                         const float *query, size_t k, size_t ef,
+                        const strata_hnsw_search_options *options,
                         strata_hit *out) {
   const strata_space *space = &c->spaces[plan->space];
   size_t limit = k < plan->matching_with_vector
@@ -367,17 +368,20 @@ long strata_plan_search(const strata_collection *c, const strata_plan *plan,
     return strata_flat_search(&space->store, space->metric, query, limit, NULL,
                               out);
   case STRATA_PLAN_HNSW:
-    return strata_hnsw_search(space->graph, query, limit, ef, NULL, out);
+    return strata_hnsw_search_ex(space->graph, query, limit, ef, NULL,
+                                 options, out, NULL);
   case STRATA_PLAN_EXACT_FILTERED:
     return search_allowed(c, plan, query, limit, out);
   case STRATA_PLAN_HNSW_FILTERED: {
     allow_state as = {space, plan->allowed};
     strata_slot_filter filter = {allow_slot, &as};
-    return strata_hnsw_search(space->graph, query, limit, ef, &filter, out);
+    return strata_hnsw_search_ex(space->graph, query, limit, ef, &filter,
+                                 options, out, NULL);
   }
   case STRATA_PLAN_HNSW_CHECKED: {
     strata_slot_filter filter = {allow_checked_slot, plan->checks};
-    return strata_hnsw_search(space->graph, query, limit, ef, &filter, out);
+    return strata_hnsw_search_ex(space->graph, query, limit, ef, &filter,
+                                 options, out, NULL);
   }
   }
   return -1;

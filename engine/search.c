@@ -99,18 +99,7 @@ static long filtered_search(strata_db *db, const strata_collection *c,
   strata_hnsw_search_options options;
   strata_space_search_options(&c->spaces[space], &request->quantization,
                               &options);
-  long n;
-  /* strata_plan_search walks the graph on the float vectors only, so a
-   * graph walk on int8 codes is run here.
-   * NOTE: only the hnsw_filtered plan walks the codes; any other graph
-   * plan uses the float vectors until strata_plan_search takes search
-   * options. */
-  if (plan.strategy == STRATA_PLAN_HNSW_FILTERED && options.quantized)
-    n = strata_space_search_allowed(&c->spaces[space], plan.allowed,
-                                    plan.matching_with_vector, query, k,
-                                    request->ef, &options, hits);
-  else
-    n = strata_plan_search(c, &plan, query, k, request->ef, hits);
+  long n = strata_plan_search(c, &plan, query, k, request->ef, &options, hits);
   strata_plan_release(&plan);
   if (n < 0)
     *st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory during search");

@@ -335,36 +335,6 @@ long strata_space_search(const strata_space *space, const float *query,
                                NULL);
 }
 
-typedef struct allowed_points {
-  const strata_space *space;
-  const roaring_bitmap_t *points;
-} allowed_points;
-
-static int allow_point_slot(uint32_t slot, void *ctx) {
-  const allowed_points *allowed = ctx;
-  return roaring_bitmap_contains(allowed->points, allowed->space->owner[slot]);
-}
-
-long strata_space_search_allowed(const strata_space *space,
-                                 const roaring_bitmap_t *allowed,
-                                 uint64_t n_allowed_with_vector,
-                                 const float *query, size_t k, size_t ef,
-                                 const strata_hnsw_search_options *options,
-                                 strata_hit *out) {
-  if (k > n_allowed_with_vector)
-    k = (size_t)n_allowed_with_vector;
-  if (k == 0)
-    return 0;
-  if (ef == 0)
-    ef = space->hnsw_params.ef_construct;
-  if (ef < k)
-    ef = k;
-  allowed_points ctx = {space, allowed};
-  strata_slot_filter filter = {allow_point_slot, &ctx};
-  return strata_hnsw_search_ex(space->graph, query, k, ef, &filter, options,
-                               out, NULL);
-}
-
 /* ------------------------------------------------------------------ */
 /* Files                                                                */
 
