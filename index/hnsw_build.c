@@ -56,6 +56,38 @@ void hnsw_sort_pool(hnsw_scratch *s, size_t n) {
   qsort(s->pool, n, sizeof *s->pool, cmp_cand);
 }
 
+/* Shuffles each run of equally distant candidates in the sorted pool,
+ * in an order fixed by `base`.  Sorted by slot, such ties (copies of one
+ * vector) sent every new node to the same few copies, so the lists of a
+ * large set of copies held almost no links out of it. */
+static void spread_ties(hnsw_scratch *s, size_t n, uint32_t base) {
+  uint64_t state = 0x9e3779b97f4a7c15ULL * ((uint64_t)base + 1);
+  for (size_t i = 0; i < n;) {
+    size_t end = i + 1;
+    while (end < n && s->pool[end].dist == s->pool[i].dist)
+      end++;
+    for (size_t j = end - 1; j > i; j--) {
+      state ^= state >> 12;
+      state ^= state << 25;
+      state ^= state >> 27;
+      size_t r = i + (size_t)((state * 0x2545f4914f6cdd1dULL) >> 33) %
+                         (j - i + 1);
+      hnsw_cand t = s->pool[j];
+      s->pool[j] = s->pool[r];
+      s->pool[r] = t;
+    }
+    i = end;
+  }
+}
+
+/* Copies of one vector that a list keeps before the heuristic prunes
+ * further copies.  The heuristic alone keeps every copy of the base's own
+ * vector, because none is closer to another copy than to the base.  Then
+ * the lists of a large set of copies hold only copies, and vectors added
+ * later cannot be reached from them.  A few copies per list keep the
+ * copies connected among themselves. */
+#define HNSW_COPIES_KEPT 4
+
 uint32_t hnsw_select_neighbors(strata_hnsw *h, hnsw_scratch *s, size_t n,
                                uint32_t kept, uint32_t max, bool fill) {
   /* Algorithm 4 without extendCandidates: a candidate e is kept if it is
@@ -65,30 +97,45 @@ uint32_t hnsw_select_neighbors(strata_hnsw *h, hnsw_scratch *s, size_t n,
    * candidates.  Without that fill, an outlier keeps a single link,
    * because its neighbours are all closer to one another than to it. */
   uint32_t picked = kept;
+  size_t row_bytes = h->dim * sizeof(float);
   for (size_t i = 0; i < n && picked < max; i++) {
     hnsw_cand e = s->pool[i];
     const float *ev = hnsw_vector(h, e.slot);
-    bool keep = true;
+    float verdict = 0.0f; /* 0 keeps e */
+    unsigned copies = 0;
     for (uint32_t j = 0; j < picked; j++) {
       s->n_dist++;
-      if (hnsw_distance(h, ev, s->picked_vec[j]) < e.dist) {
-        keep = false;
+      float d = hnsw_distance(h, ev, s->picked_vec[j]);
+      if (d < e.dist) {
+        verdict = -INFINITY;
+        break;
+      }
+      /* A copy of the base's own vector is as far from the base as from
+       * any other copy, so only then are the rows compared. */
+      if (d == e.dist && memcmp(ev, s->picked_vec[j], row_bytes) == 0 &&
+          ++copies == HNSW_COPIES_KEPT) {
+        verdict = INFINITY;
         break;
       }
     }
-    if (keep) {
+    if (verdict == 0.0f) {
       s->picked[picked] = e.slot;
       s->picked_vec[picked] = ev;
       picked++;
     } else {
-      s->pool[i].dist = -INFINITY; /* pruned */
+      s->pool[i].dist = verdict;
     }
   }
-  for (size_t i = 0; fill && i < n && picked < max; i++) {
-    if (s->pool[i].dist == -INFINITY) {
-      s->picked[picked] = s->pool[i].slot;
-      s->picked_vec[picked] = hnsw_vector(h, s->pool[i].slot);
-      picked++;
+  /* Copies beyond HNSW_COPIES_KEPT lead where the kept ones do, so they
+   * fill the list only after the other pruned candidates. */
+  for (int pass = 0; fill && pass < 2; pass++) {
+    float marker = pass == 0 ? -INFINITY : INFINITY;
+    for (size_t i = 0; i < n && picked < max; i++) {
+      if (s->pool[i].dist == marker) {
+        s->picked[picked] = s->pool[i].slot;
+        s->picked_vec[picked] = hnsw_vector(h, s->pool[i].slot);
+        picked++;
+      }
     }
   }
   return picked;
@@ -137,6 +184,7 @@ static bool write_own_list(strata_hnsw *h, hnsw_scratch *s, uint32_t x,
     for (size_t i = 0; i < n_pool; i++)
       s->pool[i].dist = hnsw_distance(h, xv, hnsw_vector(h, s->pool[i].slot));
     hnsw_sort_pool(s, n_pool);
+    spread_ties(s, n_pool, x);
     n_picked = hnsw_select_neighbors(h, s, n_pool, 0, cap, false);
   }
   if (ok) {
@@ -188,6 +236,7 @@ static bool add_link(strata_hnsw *h, hnsw_scratch *s, uint32_t y,
           (hnsw_cand){hnsw_distance(h, yv, hnsw_vector(h, z)), z};
     }
     hnsw_sort_pool(s, n_pool);
+    spread_ties(s, n_pool, y);
     uint32_t picked = hnsw_select_neighbors(h, s, n_pool, 0, cap, false);
     if (level == 0)
       hnsw_keep_sole_links(h, s, s->list2, n - 1, HNSW_NONE, cap, &picked);
@@ -315,6 +364,7 @@ static bool link_node(strata_hnsw *h, hnsw_scratch *s, uint32_t x,
     if (!hnsw_scratch_reserve_pool(s, s->n_found))
       return false;
     memcpy(s->pool, s->found, s->n_found * sizeof *s->pool);
+    spread_ties(s, s->n_found, x);
     uint32_t n_picked =
         hnsw_select_neighbors(h, s, s->n_found, 0, h->m, true);
     memcpy(s->picked_at + (size_t)lv * s->list_cap, s->picked,
