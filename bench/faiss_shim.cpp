@@ -12,6 +12,7 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/HNSW.h>
+#include <faiss/impl/IDSelector.h>
 #include <faiss/index_io.h>
 #include <faiss/utils/distances.h>
 #include <omp.h>
@@ -150,6 +151,22 @@ int strata_faiss_hnsw_search(strata_faiss_hnsw *index, size_t nq,
     // not checked.
     if (distance_count)
       *distance_count = faiss::hnsw_stats.ndis + faiss::hnsw_stats.n3;
+  });
+}
+
+int strata_faiss_hnsw_search_selected(strata_faiss_hnsw *index,
+                                      const float *query, size_t k,
+                                      size_t ef, const uint8_t *bitmap,
+                                      size_t n_bits, float *scores,
+                                      int64_t *ids) {
+  return guarded([&] {
+    faiss::IDSelectorBitmap selector((n_bits + 7) / 8, bitmap);
+    faiss::SearchParametersHNSW params;
+    params.efSearch = static_cast<int>(ef);
+    params.sel = bitmap ? &selector : nullptr;
+    index->index->hnsw.efSearch = static_cast<int>(ef);
+    index->index->search(1, query, static_cast<faiss::Index::idx_t>(k),
+                         scores, ids, &params);
   });
 }
 

@@ -77,6 +77,20 @@ int strata_faiss_hnsw_search(strata_faiss_hnsw *index, size_t nq,
                              float *distances, int64_t *ids,
                              size_t *distance_count);
 
+/* Searches one query with efSearch = ef, returning only ids whose bit is
+ * set in `bitmap` (n_bits bits, bit i of byte i / 8 for id i; NULL allows
+ * every id).  Writes k scores and ids; missing results have id -1.
+ * FAISS 1.7.3 applies the selector inside the beam (rejected ids are
+ * walked through, never returned) and has no exact fallback.  It also
+ * reads the beam width from the index, not from
+ * SearchParametersHNSW::efSearch, so this sets the index's efSearch and
+ * must not run concurrently with other searches of the same index. */
+int strata_faiss_hnsw_search_selected(strata_faiss_hnsw *index,
+                                      const float *query, size_t k,
+                                      size_t ef, const uint8_t *bitmap,
+                                      size_t n_bits, float *scores,
+                                      int64_t *ids);
+
 void strata_faiss_hnsw_free(strata_faiss_hnsw *index);
 
 /* Sets the OpenMP thread count FAISS uses (omp_set_num_threads). */

@@ -33,7 +33,7 @@
  * FAISS comparison: hnswlib 0.6.2 (Debian libhnswlib-dev) has no filter
  * functor, so the bench builds a FAISS 1.7.3 IndexHNSWFlat with the same
  * m and ef_construct and searches it with an IDSelectorBitmap of the
- * matching points (faiss_hnsw_shim.h).
+ * matching points (bench/faiss_shim.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "faiss_hnsw_shim.h"
+#include "faiss_shim.h"
 #include "strata.h"
 
 #define COLLECTION "glove"
@@ -561,7 +561,7 @@ static run_result run_strata(strata_db *db, const matrix *base,
   return r;
 }
 
-static run_result run_faiss(strata_faiss_filtered_hnsw *index,
+static run_result run_faiss(strata_faiss_hnsw *index,
                             const matrix *base, const matrix *queries,
                             size_t n_queries, const bench_filter *filter,
                             const top10 *truth, int ef) {
@@ -574,9 +574,9 @@ static run_result run_faiss(strata_faiss_filtered_hnsw *index,
     float scores[K];
     int64_t ids[K];
     double t0 = cpu_now();
-    int rc = strata_faiss_filtered_hnsw_search(index, query, K, ef,
-                                      filter ? filter->bitmap : NULL, base->n,
-                                      scores, ids);
+    int rc = strata_faiss_hnsw_search_selected(
+        index, query, K, (size_t)ef, filter ? filter->bitmap : NULL, base->n,
+        scores, ids);
     seconds[q] = cpu_now() - t0;
     if (rc != 0)
       die("FAISS search failed: %s", strata_faiss_last_error());
@@ -660,27 +660,26 @@ static void create_indexes(strata_db *db) {
          wall_now() - t0);
 }
 
-static strata_faiss_filtered_hnsw *faiss_index(const char *dir, const matrix *base,
+static strata_faiss_hnsw *faiss_index(const char *dir, const matrix *base,
                                       int reuse) {
   char path[4096];
   snprintf(path, sizeof path, "%s/faiss_hnsw.index", dir);
-  strata_faiss_filtered_hnsw *index = NULL;
+  strata_faiss_hnsw *index = NULL;
   struct stat st;
   if (reuse && stat(path, &st) == 0) {
-    if (strata_faiss_filtered_hnsw_load(path, &index) != 0)
-      die("cannot load %s: %s", path, strata_faiss_last_error());
-    if (strata_faiss_filtered_hnsw_count(index) == base->n)
+    if (strata_faiss_hnsw_read(path, base->dim, HNSW_M, HNSW_EF_CONSTRUCT, 1,
+                               base->n, base->rows, &index) == 0)
       return index;
-    strata_faiss_filtered_hnsw_free(index);
+    printf("rebuilding the FAISS index: %s\n", strata_faiss_last_error());
   }
   double t0 = wall_now();
-  if (strata_faiss_filtered_hnsw_create(base->dim, HNSW_M, HNSW_EF_CONSTRUCT,
+  if (strata_faiss_hnsw_create(base->dim, HNSW_M, HNSW_EF_CONSTRUCT, 1,
                                &index) != 0 ||
-      strata_faiss_filtered_hnsw_add(index, base->n, base->rows) != 0)
+      strata_faiss_hnsw_add(index, base->n, base->rows) != 0)
     die("FAISS build failed: %s", strata_faiss_last_error());
   printf("built FAISS IndexHNSWFlat in %.1f s on %d OpenMP thread(s)\n",
          wall_now() - t0, strata_faiss_omp_threads());
-  if (strata_faiss_filtered_hnsw_save(index, path) != 0)
+  if (strata_faiss_hnsw_write(index, path) != 0)
     die("cannot save %s: %s", path, strata_faiss_last_error());
   return index;
 }
@@ -863,7 +862,7 @@ int main(int argc, char **argv) {
   /* FAISS with an IDSelectorBitmap, at the same ef. */
   if (with_faiss) {
     strata_faiss_set_omp_threads(2);
-    strata_faiss_filtered_hnsw *fx = faiss_index(dir, &base, reuse);
+    strata_faiss_hnsw *fx = faiss_index(dir, &base, reuse);
     strata_faiss_set_omp_threads(1);
     run_result fu = run_faiss(fx, &base, &queries, n_queries, NULL, truth_all,
                               (int)ef);
@@ -876,7 +875,7 @@ int main(int argc, char **argv) {
                                truth + i * n_queries, (int)ef);
       print_row(&filters[i], base.n, &r, fu.qps);
     }
-    strata_faiss_filtered_hnsw_free(fx);
+    strata_faiss_hnsw_free(fx);
   }
 
   printf("\nfilters:\n");
