@@ -249,6 +249,10 @@ strata_status strata_payload_read(strata_db *db, const strata_collection *c,
 /* Fills `out` with the collection's payload indexes and an id resolver. */
 void strata_collection_indexes(const strata_collection *c,
                                strata_payload_indexes *out);
+/* Fails with STRATA_ERR_CORRUPTION: the stored payload of `id` is not
+ * valid JSON. */
+strata_status strata_payload_corrupt(const strata_collection *c,
+                                     const strata_point_id *id);
 /* Sets *out to a new bitmap of the live points that match `filter` (all
  * live points when it is NULL).  Caller holds db->lock shared or
  * db->write_mutex. */

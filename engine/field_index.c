@@ -37,15 +37,19 @@ strata_status strata_payload_read(strata_db *db, const strata_collection *c,
     return st;
   st = strata_payload_load(text, len, out);
   free(text);
-  if (st == STRATA_ERR_INVALID_ARGUMENT) {
-    char idtext[STRATA_ID_STRLEN];
-    return strata_fail(STRATA_ERR_CORRUPTION,
-                       "stored payload of point %s in collection \"%s\" is "
-                       "not valid JSON; restore the data directory from a "
-                       "backup",
-                       strata_id_format(id, idtext), c->name);
-  }
+  if (st == STRATA_ERR_INVALID_ARGUMENT)
+    return strata_payload_corrupt(c, id);
   return st;
+}
+
+strata_status strata_payload_corrupt(const strata_collection *c,
+                                     const strata_point_id *id) {
+  char idtext[STRATA_ID_STRLEN];
+  return strata_fail(STRATA_ERR_CORRUPTION,
+                     "stored payload of point %s in collection \"%s\" is "
+                     "not valid JSON; restore the data directory from a "
+                     "backup",
+                     strata_id_format(id, idtext), c->name);
 }
 
 static int resolve_id(void *arg, const strata_point_id *id, uint32_t *point) {
@@ -101,14 +105,8 @@ static int check_row(const uint8_t *key, size_t klen, const uint8_t *value,
     return 0;
   json_t *payload = NULL;
   cs->status = strata_payload_load((const char *)value, vlen, &payload);
-  if (cs->status == STRATA_ERR_INVALID_ARGUMENT) {
-    char idtext[STRATA_ID_STRLEN];
-    cs->status = strata_fail(STRATA_ERR_CORRUPTION,
-                             "stored payload of point %s in collection "
-                             "\"%s\" is not valid JSON; restore the data "
-                             "directory from a backup",
-                             strata_id_format(&id, idtext), cs->c->name);
-  }
+  if (cs->status == STRATA_ERR_INVALID_ARGUMENT)
+    cs->status = strata_payload_corrupt(cs->c, &id);
   if (cs->status != STRATA_OK)
     return 1;
   if (roaring_bitmap_contains(cs->candidates, point)) {

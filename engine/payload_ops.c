@@ -186,14 +186,8 @@ static strata_status read_exact(strata_db *db, const strata_collection *c,
   if (st == STRATA_OK)
     st = strata_payload_load_exact(text, len, exact);
   free(text);
-  if (st == STRATA_ERR_INVALID_ARGUMENT) {
-    char idtext[STRATA_ID_STRLEN];
-    return strata_fail(STRATA_ERR_CORRUPTION,
-                       "stored payload of point %s in collection \"%s\" is "
-                       "not valid JSON; restore the data directory from a "
-                       "backup",
-                       strata_id_format(id, idtext), c->name);
-  }
+  if (st == STRATA_ERR_INVALID_ARGUMENT)
+    return strata_payload_corrupt(c, id);
   return st;
 }
 
