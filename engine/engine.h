@@ -228,7 +228,8 @@ strata_status strata_plan_make(strata_db *db, const strata_collection *c,
                                strata_plan *plan);
 /* Runs the plan; returns min(k, plan->matching_with_vector) hits, or -1
  * when out of memory.  `out` has room for k hits.  The graph plans walk
- * as `options` says (int8 codes, rescoring); NULL walks the floats. */
+ * the int8 codes and rescore as `options` requests; NULL walks the
+ * float vectors. */
 long strata_plan_search(const strata_collection *c, const strata_plan *plan,
                         const float *query, size_t k, size_t ef,
                         const strata_hnsw_search_options *options,

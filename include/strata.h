@@ -419,9 +419,9 @@ typedef struct strata_search_request {
  * With request->filter, only points that match it are returned, and
  * the count is min(k, matching points that have this vector).  The
  * matching points are scored exactly when there are few of them: fewer
- * than the full-scan threshold, or fewer than the points a filtered
- * graph walk would cost as much as (about sqrt(30 * ef * points));
- * otherwise the graph walk skips the others (see
+ * than the full-scan threshold, or fewer than about
+ * sqrt(30 * ef * points), the estimated count at which a filtered graph
+ * walk costs as much.  Otherwise the graph walk skips the others (see
  * strata_search_explain()).  A filter adds the errors
  * STRATA_ERR_IO and STRATA_ERR_CORRUPTION when a payload cannot be read.
  *

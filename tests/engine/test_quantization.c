@@ -344,7 +344,7 @@ static void check_search_params(strata_db *db, const float *queries) {
 /* Searches with a filter that matches 9 points in 10, enough for the
  * planner to walk the graph, against the exact filtered result.  Without
  * a payload index the planner projects the matching count from a sample
- * and chooses hnsw_checked; with one it knows the matching points
+ * and chooses hnsw_checked; with one it has the matching points
  * exactly and chooses hnsw_filtered.  Both walks must use the codes. */
 static void check_filtered(strata_db *db, const float *queries,
                            const char *strategy) {

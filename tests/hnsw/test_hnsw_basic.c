@@ -151,8 +151,10 @@ static void test_duplicate_cluster_then_spread(void) {
   strata_hit hits[10];
   const float centre[DIM] = {0};
   CHECK(strata_hnsw_search(h, centre, 10, 64, NULL, hits) == 10);
-  for (int i = 0; i < 10; i++)
-    CHECK(hits[i].slot < 1000 && hits[i].score == 0.0f);
+  for (int i = 0; i < 10; i++) {
+    CHECK(hits[i].slot < 1000);
+    CHECK(hits[i].score == 0.0f);
+  }
   CHECK_GRAPH(h);
   test_truth_free(&truth);
   strata_hnsw_destroy(h);
