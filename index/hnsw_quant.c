@@ -14,7 +14,7 @@
  * insert. */
 static int encode_nodes(strata_hnsw *h, float quantile, strata_quant **out) {
   strata_quant *q = NULL;
-  int err = strata_quant_create(h->store, quantile, &q);
+  int err = strata_quant_create(h->store, h->metric, quantile, &q);
   if (err != 0)
     return err == EINVAL ? STRATA_HNSW_EINVAL : STRATA_HNSW_ENOMEM;
 

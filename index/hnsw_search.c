@@ -43,11 +43,21 @@
  * of bench/hnsw/RESULTS.md). */
 static inline void prefetch_vector(const strata_hnsw *h,
                                    const hnsw_scratch *s, uint32_t slot) {
-  const char *p = s->qcode ? (const char *)strata_quant_codes(h->quant, slot)
-                           : (const char *)hnsw_vector(h, slot);
-  unsigned lines = s->qcode ? s->qcode_lines : h->prefetch_lines;
+  const char *p;
+  unsigned lines;
+  if (s->qcode) {
+    p = (const char *)strata_quant_codes(h->quant, slot);
+    lines = s->qcode_lines;
+  } else {
+    p = (const char *)hnsw_vector(h, slot);
+    lines = h->prefetch_lines;
+  }
   for (unsigned i = 0; i < lines; i++)
     __builtin_prefetch(p + 64 * i, 0, 3);
+  /* The state byte is read when the node may enter the results. */
+  hnsw_chunk *c = hnsw_chunk_of(h, slot);
+  if (c)
+    __builtin_prefetch(&c->state[hnsw_index_in_chunk(slot)], 0, 3);
 }
 
 /* Prefetches every cache line of a list: a level-0 list of m 16 spans
@@ -67,8 +77,7 @@ static inline float eval(strata_hnsw *h, hnsw_scratch *s, const float *q,
                          uint32_t slot) {
   s->n_dist++;
   if (s->qcode) {
-    float d = strata_quant_distance(h->quant, h->metric, s->qcode,
-                                    s->qcode_sum, slot);
+    float d = strata_quant_distance(h->quant, s->qcode, s->qcode_sum, slot);
     return h->negate ? -d : d;
   }
   return hnsw_distance(h, q, hnsw_vector(h, slot));

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,17 +123,25 @@ static int train(strata_quant *q, const strata_vector_store *vs,
   return 0;
 }
 
-int strata_quant_create(const strata_vector_store *vs, float quantile,
-                        strata_quant **out) {
+int strata_quant_create(const strata_vector_store *vs, strata_metric metric,
+                        float quantile, strata_quant **out) {
   *out = NULL;
   if (!vs || vs->dim == 0 || vs->dim > STRATA_QUANT_MAX_DIM ||
-      !(quantile > 0.0f && quantile <= 1.0f))
+      !(quantile > 0.0f && quantile <= 1.0f) ||
+      (metric != STRATA_METRIC_L2 && metric != STRATA_METRIC_DOT))
     return EINVAL;
   strata_quant *q = calloc(1, sizeof *q);
   if (!q)
     return ENOMEM;
   q->dim = vs->dim;
-  q->stride = (vs->dim + 63) & ~(size_t)63;
+  q->metric = metric;
+  q->span = (vs->dim + 63) & ~(size_t)63;
+  q->stride = q->span;
+  if (metric == STRATA_METRIC_DOT) {
+    bool room = q->span - q->dim >= sizeof(uint32_t);
+    q->sum_at = room ? q->span - sizeof(uint32_t) : q->span;
+    q->stride = room ? q->span : q->span + 64;
+  }
   q->kern = strata_u8_kernels_get();
   q->chunks = calloc(CHUNK_TABLE_LEN, sizeof *q->chunks);
   int rc = q->chunks ? train(q, vs, quantile) : ENOMEM;
@@ -148,7 +157,6 @@ static void chunk_free(strata_quant_chunk *c) {
   if (!c)
     return;
   free(c->codes);
-  free(c->sums);
   free(c);
 }
 
@@ -173,8 +181,7 @@ static strata_quant_chunk *ensure_chunk(strata_quant *q, uint32_t slot) {
   if (!c)
     return NULL;
   c->codes = aligned_alloc(64, STRATA_VS_CHUNK * q->stride);
-  c->sums = calloc(STRATA_VS_CHUNK, sizeof *c->sums);
-  if (!c->codes || !c->sums) {
+  if (!c->codes) {
     chunk_free(c);
     return NULL;
   }
@@ -211,8 +218,10 @@ int strata_quant_encode(strata_quant *q, uint32_t slot, const float *vec) {
   strata_quant_chunk *c = ensure_chunk(q, slot);
   if (!c)
     return ENOMEM;
-  size_t i = slot & (STRATA_VS_CHUNK - 1);
-  c->sums[i] = encode_row(q, vec, c->codes + i * q->stride);
+  uint8_t *row = c->codes + (slot & (STRATA_VS_CHUNK - 1)) * q->stride;
+  uint32_t sum = encode_row(q, vec, row);
+  if (q->metric == STRATA_METRIC_DOT)
+    memcpy(row + q->sum_at, &sum, sizeof sum);
   return 0;
 }
 
@@ -223,8 +232,7 @@ uint32_t strata_quant_encode_query(const strata_quant *q, const float *vec,
 }
 
 size_t strata_quant_memory(const strata_quant *q) {
-  size_t per_chunk = sizeof(strata_quant_chunk) +
-                     STRATA_VS_CHUNK * (q->stride + sizeof(uint32_t));
+  size_t per_chunk = sizeof(strata_quant_chunk) + STRATA_VS_CHUNK * q->stride;
   return sizeof *q + CHUNK_TABLE_LEN * sizeof *q->chunks +
          __atomic_load_n(&q->n_chunks, __ATOMIC_RELAXED) * per_chunk;
 }

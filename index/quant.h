@@ -10,11 +10,16 @@
  * 0..255, with step = (hi - lo) / 255, and decodes to lo + step * code.
  *
  * Codes live in chunks of STRATA_VS_CHUNK slots, like the vector store,
- * allocated on first use and never moved.  A row is `stride` bytes: the
- * dim codes, then zero codes up to a multiple of 64 so that SIMD loops
- * run on whole rows.  Zero padding adds nothing to the integer sums
- * below.  Each slot also keeps the sum of its codes, which the dot
- * product estimate needs.
+ * allocated on first use and never moved.  The kernels run over `span`
+ * bytes: the dim codes, then zero codes up to a multiple of 64, so that
+ * SIMD loops run on whole rows.  Zero padding adds nothing to the
+ * integer sums below.  The dot product estimate also needs the sum of a
+ * row's codes; for STRATA_METRIC_DOT it is kept inside the row, at byte
+ * `sum_at`, so that a distance reads one contiguous row and nothing
+ * else.  It sits in the last 4 bytes of the padding when the padding has
+ * room (the query's padding is zero there, so the kernel's dot product
+ * is unchanged) and in a 64-byte tail after the span otherwise.  A row
+ * is `stride` bytes.
  *
  * Distances between two codes a and b of one quantizer:
  *   squared L2  ~ step^2 * sum (a_i - b_i)^2
@@ -28,6 +33,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "flat.h"
 #include "vector_store.h"
@@ -53,12 +59,15 @@ const strata_u8_kernels *strata_u8_kernels_by_name(const char *name);
 
 typedef struct strata_quant_chunk {
   uint8_t *codes; /* STRATA_VS_CHUNK rows of `stride` bytes */
-  uint32_t *sums; /* per slot: the sum of its codes */
 } strata_quant_chunk;
 
 typedef struct strata_quant {
   size_t dim;
-  size_t stride;  /* bytes per row: dim rounded up to a multiple of 64 */
+  strata_metric metric; /* STRATA_METRIC_L2 or STRATA_METRIC_DOT */
+  size_t span;    /* bytes the kernels read: dim rounded up to 64 */
+  size_t stride;  /* bytes per row: span, plus 64 when the code sum
+                     does not fit in the padding */
+  size_t sum_at;  /* DOT: byte offset of the uint32_t code sum in a row */
   float lo, step; /* a code c decodes to lo + step * c */
   size_t trained_points; /* live vectors when the bounds were trained */
   const strata_u8_kernels *kern;
@@ -66,13 +75,14 @@ typedef struct strata_quant {
   size_t n_chunks;             /* atomic: chunks allocated */
 } strata_quant;
 
-/* Creates a quantizer for the live vectors of `vs`, with bounds holding
+/* Creates a quantizer for the live vectors of `vs`, for distances of
+ * `metric` (STRATA_METRIC_L2 or STRATA_METRIC_DOT), with bounds holding
  * the central `quantile` (in (0, 1]) of a sample of up to 2^20 of their
- * components.  Encodes no slot.  Returns 0, EINVAL (quantile out of
- * range, dim 0 or above STRATA_QUANT_MAX_DIM) or ENOMEM.  With no live
- * vector the bounds are [0, 1]. */
-int strata_quant_create(const strata_vector_store *vs, float quantile,
-                        strata_quant **out);
+ * components.  Encodes no slot.  Returns 0, EINVAL (another metric,
+ * quantile out of range, dim 0 or above STRATA_QUANT_MAX_DIM) or ENOMEM.
+ * With no live vector the bounds are [0, 1]. */
+int strata_quant_create(const strata_vector_store *vs, strata_metric metric,
+                        float quantile, strata_quant **out);
 
 /* Frees the quantizer and its codes.  NULL is a no-op. */
 void strata_quant_destroy(strata_quant *q);
@@ -82,8 +92,8 @@ void strata_quant_destroy(strata_quant *q);
  * slot meanwhile may see a mix of old and new codes. */
 int strata_quant_encode(strata_quant *q, uint32_t slot, const float *vec);
 
-/* Encodes a query into `out` (q->stride bytes, padding zeroed) and
- * returns the sum of its codes. */
+/* Encodes a query into `out` (q->stride bytes, everything after the dim
+ * codes zeroed) and returns the sum of its codes. */
 uint32_t strata_quant_encode_query(const strata_quant *q, const float *vec,
                                    uint8_t *out);
 
@@ -96,21 +106,20 @@ static inline const uint8_t *strata_quant_codes(const strata_quant *q,
 }
 
 /* Estimates the squared L2 distance (STRATA_METRIC_L2) or the dot product
- * (STRATA_METRIC_DOT) between an encoded query and an encoded slot. */
+ * (STRATA_METRIC_DOT), as the quantizer was created for, between an
+ * encoded query and an encoded slot. */
 static inline float strata_quant_distance(const strata_quant *q,
-                                          strata_metric metric,
                                           const uint8_t *query,
                                           uint32_t query_sum,
                                           uint32_t slot) {
-  const strata_quant_chunk *c = __atomic_load_n(
-      &q->chunks[slot >> STRATA_VS_CHUNK_SHIFT], __ATOMIC_ACQUIRE);
-  size_t i = slot & (STRATA_VS_CHUNK - 1);
-  const uint8_t *codes = c->codes + i * q->stride;
-  if (metric == STRATA_METRIC_L2)
-    return q->step * q->step * (float)q->kern->l2sq(query, codes, q->stride);
-  float sums = (float)query_sum + (float)c->sums[i];
+  const uint8_t *codes = strata_quant_codes(q, slot);
+  if (q->metric == STRATA_METRIC_L2)
+    return q->step * q->step * (float)q->kern->l2sq(query, codes, q->span);
+  uint32_t row_sum;
+  memcpy(&row_sum, codes + q->sum_at, sizeof row_sum);
+  float sums = (float)query_sum + (float)row_sum;
   return (float)q->dim * q->lo * q->lo + q->lo * q->step * sums +
-         q->step * q->step * (float)q->kern->dot(query, codes, q->stride);
+         q->step * q->step * (float)q->kern->dot(query, codes, q->span);
 }
 
 /* Heap bytes owned by the quantizer. */

@@ -22,7 +22,8 @@
 // Defaults: all base vectors (60,000 for Fashion-MNIST), 1,000 queries,
 // m 16, ef_construct 100, 1 build thread, and for the int8 columns
 // (strata_hnsw_quantize with quantile 0.99) rescoring of the best
-// 2 * k candidates.
+// 2 * k candidates.  OVERSAMPLING "beam" sets it to ef / k for each ef,
+// so every candidate the beam kept is rescored.
 // --data FILE writes the sweep as gnuplot data for bench/hnsw/plot.gp.
 // --churn EF runs the churn measurement at beam width EF.
 // --faiss-index FILE loads the FAISS index from FILE when it exists and
@@ -77,7 +78,7 @@ struct Options {
   size_t n_base = SIZE_MAX, n_query = 1000;
   uint32_t m = 16, ef_construct = 100;
   unsigned threads = 1;
-  float oversampling = 2.0f;
+  float oversampling = 2.0f; // 0: ef / k for each beam width
   size_t churn_ef = 0; // 0: no churn measurement
   bool faiss_only = false;
 };
@@ -322,8 +323,17 @@ Options ParseArgs(int argc, char **argv) {
     o.threads = unsigned(std::strtoul(pos[5], nullptr, 10));
   if (o.threads == 0)
     o.threads = 1;
-  if (n_pos > 6)
-    o.oversampling = std::strtof(pos[6], nullptr);
+  if (n_pos > 6) {
+    if (std::strcmp(pos[6], "beam") == 0) {
+      o.oversampling = 0.0f;
+    } else {
+      char *end = nullptr;
+      o.oversampling = std::strtof(pos[6], &end);
+      if (*end != '\0' || !(o.oversampling >= 1.0f))
+        Die("OVERSAMPLING must be a number of at least 1, or beam, got",
+            pos[6]);
+    }
+  }
   return o;
 }
 
@@ -719,11 +729,15 @@ int main(int argc, char **argv) {
               double(kQuantile), quantize_s, double(s.codes_heap) / per,
               double(s.store_heap + s.index_heap + s.codes_heap) / per,
               double(s.index_heap + s.codes_heap) / per);
+  // With "beam", oversampling is ef / k for each row: every candidate
+  // the beam kept is rescored, and the beam is not widened.
   strata_hnsw_search_options qopts = {1, 1, o.oversampling};
 
   std::printf("\nrecall@10, queries per CPU-second, distances per query "
-              "(int8: oversampling %.1f, rescored)\n",
-              double(o.oversampling));
+              "(int8: %s, rescored)\n",
+              o.oversampling > 0.0f
+                  ? ("oversampling " + std::to_string(o.oversampling)).c_str()
+                  : "oversampling ef / k, every beam candidate");
   std::printf("%5s  %7s %7s %6s  %7s %7s %6s  %7s %7s %6s  %7s %7s %6s\n",
               "ef", "strata", "QPS", "dist/q", "int8", "QPS", "dist/q",
               "hnswlib", "QPS", "dist/q", "faiss", "QPS", "dist/q");
@@ -741,6 +755,10 @@ int main(int argc, char **argv) {
     p[0].recall = Recall(got, truth, queries.count);
     p[0].qps = nq / secs;
 
+    if (o.oversampling <= 0.0f)
+      qopts.oversampling = float(ef) / float(kK) > 1.0f
+                               ? float(ef) / float(kK)
+                               : 1.0f;
     secs = BestOfTwo(
         [&] { p[1].distances = SearchStrata(s.h, queries, ef, &qopts, got); });
     p[1].recall = Recall(got, truth, queries.count);

@@ -8,6 +8,7 @@
  * instead of 20,000 and 200. */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "hnsw_test.h"
@@ -99,7 +100,7 @@ static void test_encode_bounds(void) {
     REQUIRE(strata_vs_add(&vs, v) >= 0);
   }
   strata_quant *q = NULL;
-  REQUIRE(strata_quant_create(&vs, 1.0f, &q) == 0);
+  REQUIRE(strata_quant_create(&vs, STRATA_METRIC_DOT, 1.0f, &q) == 0);
   CHECK(q->lo == -1.0f);
   CHECK(fabsf(q->step - 2.0f / 255.0f) < 1e-6f);
   CHECK(q->stride == 64);
@@ -118,15 +119,60 @@ static void test_encode_bounds(void) {
   strata_quant_destroy(q);
 
   /* A narrower quantile cuts the tails: 0.5 keeps about [-0.5, 0.5]. */
-  REQUIRE(strata_quant_create(&vs, 0.5f, &q) == 0);
+  REQUIRE(strata_quant_create(&vs, STRATA_METRIC_L2, 0.5f, &q) == 0);
   CHECK(fabsf(q->lo + 0.5f) < 0.01f);
   CHECK(fabsf(q->lo + 255.0f * q->step - 0.5f) < 0.01f);
   strata_quant_destroy(q);
 
-  CHECK(strata_quant_create(&vs, 0.0f, &q) == EINVAL);
-  CHECK(strata_quant_create(&vs, 1.5f, &q) == EINVAL);
-  CHECK(strata_quant_create(&vs, NAN, &q) == EINVAL);
+  CHECK(strata_quant_create(&vs, STRATA_METRIC_L2, 0.0f, &q) == EINVAL);
+  CHECK(strata_quant_create(&vs, STRATA_METRIC_L2, 1.5f, &q) == EINVAL);
+  CHECK(strata_quant_create(&vs, STRATA_METRIC_L2, NAN, &q) == EINVAL);
+  CHECK(strata_quant_create(&vs, STRATA_METRIC_L1, 1.0f, &q) == EINVAL);
+  CHECK(q == NULL);
   strata_vs_destroy(&vs);
+}
+
+/* For dot products the code sum lives in the row: in the padding when it
+ * has 4 free bytes, else in a 64-byte tail.  L2 keeps no sum. */
+static void test_sum_in_row(void) {
+  const size_t dims[] = {4, 60, 61, 64, 128};
+  for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+    size_t dim = dims[d];
+    strata_vector_store vs;
+    REQUIRE(strata_vs_init(&vs, dim) == 0);
+    float v[128];
+    for (size_t i = 0; i < dim; i++)
+      v[i] = (float)i / (float)dim;
+    REQUIRE(strata_vs_add(&vs, v) >= 0);
+    strata_quant *q = NULL;
+    REQUIRE(strata_quant_create(&vs, STRATA_METRIC_DOT, 1.0f, &q) == 0);
+    size_t span = (dim + 63) & ~(size_t)63;
+    CHECK(q->span == span);
+    bool room = span - dim >= 4;
+    CHECK(q->stride == (room ? span : span + 64));
+    CHECK(q->sum_at == (room ? span - 4 : span));
+    REQUIRE(strata_quant_encode(q, 0, v) == 0);
+    uint8_t query[192];
+    uint32_t qsum = strata_quant_encode_query(q, v, query);
+    uint32_t row_sum;
+    memcpy(&row_sum, strata_quant_codes(q, 0) + q->sum_at, sizeof row_sum);
+    CHECK(row_sum == qsum);
+    /* The estimate of v . v is close to the exact one. */
+    float exact = 0.0f;
+    for (size_t i = 0; i < dim; i++)
+      exact += v[i] * v[i];
+    float estimate = strata_quant_distance(q, query, qsum, 0);
+    CHECK(fabsf(estimate - exact) < 0.02f * exact + 0.01f);
+    strata_quant_destroy(q);
+
+    REQUIRE(strata_quant_create(&vs, STRATA_METRIC_L2, 1.0f, &q) == 0);
+    CHECK(q->stride == span);
+    REQUIRE(strata_quant_encode(q, 0, v) == 0);
+    strata_quant_encode_query(q, v, query);
+    CHECK(strata_quant_distance(q, query, 0, 0) == 0.0f);
+    strata_quant_destroy(q);
+    strata_vs_destroy(&vs);
+  }
 }
 
 /* Mean recall@K of quantized searches against `truth`. */
@@ -154,13 +200,16 @@ static double quant_recall(strata_hnsw *h, const test_data *queries,
 }
 
 /* Expected bytes of a quantizer holding `n` slots of dimension `dim`. */
-static size_t expected_codes_bytes(size_t n, size_t dim) {
+static size_t expected_codes_bytes(size_t n, size_t dim,
+                                   strata_metric metric) {
   size_t stride = (dim + 63) & ~(size_t)63;
+  if (metric == STRATA_METRIC_DOT && stride - dim < sizeof(uint32_t))
+    stride += 64;
   size_t chunks = (n + STRATA_VS_CHUNK - 1) / STRATA_VS_CHUNK;
   return sizeof(strata_quant) +
          (STRATA_VS_MAX_SLOTS / STRATA_VS_CHUNK) * sizeof(void *) +
          chunks * (sizeof(strata_quant_chunk) +
-                   STRATA_VS_CHUNK * (stride + sizeof(uint32_t)));
+                   STRATA_VS_CHUNK * stride);
 }
 
 /* Builds an index over `train`, quantizes it, and checks recall, memory,
@@ -191,7 +240,7 @@ static void check_data_set(const char *name, strata_metric metric,
   CHECK_RC(strata_hnsw_quantize(h, 0.99f), STRATA_HNSW_EEXIST);
   strata_hnsw_get_info(h, &after);
   CHECK(after.memory_bytes - before.memory_bytes ==
-        expected_codes_bytes(train->count, train->dim));
+        expected_codes_bytes(train->count, train->dim, metric));
 
   strata_hnsw_search_options codes_only = {1, 0, 0.0f};
   double r_rescored = quant_recall(h, queries, &truth, 64, &rescored);
@@ -269,6 +318,7 @@ int main(int argc, char **argv) {
   test_kernels_match_scalar();
   test_kernels_max_dim();
   test_encode_bounds();
+  test_sum_in_row();
   test_quantize_rejects_l1();
 
   test_data train = test_load_idx(train_path, NULL, n_train);
