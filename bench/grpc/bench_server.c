@@ -2,7 +2,9 @@
  * The server process of grpc_bench: a child that serves the benchmark's
  * database with strata_server_start() on 127.0.0.1, as `strata serve`
  * does, so that the client and the server are separate processes and
- * each one's CPU time can be measured.
+ * each one's CPU time can be measured.  The same process also runs the
+ * in-process rows on request, because only one process can open the
+ * database, and so in-process and gRPC rows can alternate in one run.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -11,18 +13,54 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_local.h"
 #include "bench_server.h"
 #include "strata.h"
 #include "strata_server.h"
 
-/* Runs in the child: waits for a byte on `go`, opens the database and
- * starts the server, writes the port to `ready`, and stops when `go`
- * reaches end of file. */
+/* Commands that the parent writes on the `go` pipe. */
+#define COMMAND_START 'g'
+#define COMMAND_LOCAL 'l'
 
-static void serve_until_closed(const char *db_dir, int threads, int go,
-                               int ready) {
+/* Arguments of COMMAND_LOCAL, which follow the command byte. */
+typedef struct local_command {
+  uint32_t k, ef;
+  int threads;
+  double seconds;
+} local_command;
+
+static int read_all(int fd, void *buffer, size_t size) {
+  char *p = buffer;
+  while (size > 0) {
+    ssize_t got = read(fd, p, size);
+    if (got <= 0)
+      return -1;
+    p += got;
+    size -= (size_t)got;
+  }
+  return 0;
+}
+
+static int write_all(int fd, const void *buffer, size_t size) {
+  const char *p = buffer;
+  while (size > 0) {
+    ssize_t done = write(fd, p, size);
+    if (done <= 0)
+      return -1;
+    p += done;
+    size -= (size_t)done;
+  }
+  return 0;
+}
+
+/* Runs in the child: waits for COMMAND_START on `go`, opens the database
+ * and starts the server, and writes the port to `ready`.  Then runs each
+ * COMMAND_LOCAL on the open database, writing a row_result to `ready`,
+ * and stops when `go` reaches end of file. */
+static void serve_until_closed(const char *db_dir, int threads,
+                               const matrix *queries, int go, int ready) {
   char byte;
-  if (read(go, &byte, 1) != 1)
+  if (read(go, &byte, 1) != 1 || byte != COMMAND_START)
     _exit(0);
   strata_db *db = NULL;
   if (strata_open(db_dir, NULL, &db) != STRATA_OK) {
@@ -45,13 +83,25 @@ static void serve_until_closed(const char *db_dir, int threads, int go,
   if (write(ready, &port, sizeof port) != sizeof port)
     _exit(1);
   while (read(go, &byte, 1) > 0) {
+    local_command command;
+    row_result result;
+    if (byte != COMMAND_LOCAL || read_all(go, &command, sizeof command) != 0) {
+      fprintf(stderr, "grpc_bench server: invalid command from the "
+                      "benchmark process\n");
+      _exit(1);
+    }
+    bench_run_local(db, queries, command.k, command.ef, command.threads,
+                    command.seconds, &result);
+    if (write_all(ready, &result, sizeof result) != 0)
+      _exit(1);
   }
   strata_server_stop(server, 1000);
   strata_close(db);
   _exit(0);
 }
 
-server_process bench_fork_server(const char *db_dir, int threads) {
+server_process bench_fork_server(const char *db_dir, int threads,
+                                 const matrix *queries) {
   int go[2], ready[2];
   if (pipe(go) != 0 || pipe(ready) != 0) {
     perror("grpc_bench: pipe");
@@ -66,7 +116,7 @@ server_process bench_fork_server(const char *db_dir, int threads) {
   if (pid == 0) {
     close(go[1]);
     close(ready[0]);
-    serve_until_closed(db_dir, threads, go[0], ready[1]);
+    serve_until_closed(db_dir, threads, queries, go[0], ready[1]);
   }
   close(go[0]);
   close(ready[1]);
@@ -75,12 +125,27 @@ server_process bench_fork_server(const char *db_dir, int threads) {
 
 int bench_start_server(const server_process *p) {
   int port = 0;
-  if (write(p->go, "g", 1) != 1 ||
+  char command = COMMAND_START;
+  if (write(p->go, &command, 1) != 1 ||
       read(p->ready, &port, sizeof port) != sizeof port) {
     fprintf(stderr, "grpc_bench: the server process did not start\n");
     exit(1);
   }
   return port;
+}
+
+void bench_server_run_local(const server_process *p, uint32_t k,
+                            uint32_t ef, int threads, double seconds,
+                            row_result *out) {
+  char command = COMMAND_LOCAL;
+  local_command arguments = {k, ef, threads, seconds};
+  if (write_all(p->go, &command, 1) != 0 ||
+      write_all(p->go, &arguments, sizeof arguments) != 0 ||
+      read_all(p->ready, out, sizeof *out) != 0) {
+    fprintf(stderr, "grpc_bench: the server process failed to run the "
+                    "in-process searches\n");
+    exit(1);
+  }
 }
 
 void bench_stop_server(server_process *p) {

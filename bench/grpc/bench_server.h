@@ -4,7 +4,10 @@
 #ifndef GRPC_BENCH_SERVER_H
 #define GRPC_BENCH_SERVER_H
 
+#include <stdint.h>
 #include <sys/types.h>
+
+#include "bench_local.h"
 
 typedef struct server_process {
   pid_t pid;
@@ -14,12 +17,21 @@ typedef struct server_process {
 
 /* Forks the server process, which waits until bench_start_server().
  * Call it while this process has no threads yet: the engine and gRPC
- * start threads, and a child forked later would lack them. */
-server_process bench_fork_server(const char *db_dir, int threads);
+ * start threads, and a child forked later would lack them.  The child
+ * keeps its copy of `queries` for bench_server_run_local(). */
+server_process bench_fork_server(const char *db_dir, int threads,
+                                 const matrix *queries);
 
 /* Lets the server open the database, which this process must have
  * closed; returns the server's port.  Exits when the server fails. */
 int bench_start_server(const server_process *server);
+
+/* Runs in-process searches in the server process, on the database that
+ * it serves, as bench_run_local() describes, and fills *out.  No gRPC
+ * call may be in flight meanwhile.  Exits when the server process fails. */
+void bench_server_run_local(const server_process *server, uint32_t k,
+                            uint32_t ef, int threads, double seconds,
+                            row_result *out);
 
 /* Stops the server and waits for it to exit. */
 void bench_stop_server(server_process *server);

@@ -7,114 +7,93 @@
  * With --data DIR it is built once into DIR and reused by later runs.
  * Without it, a scratch directory is built and removed.
  *
- * A run has three parts:
- *   1. in-process: one pass over the queries for recall@k against exact
- *      search, then strata_search() in a loop on 1 thread and on
- *      --server-threads threads;
+ * A run has these parts:
+ *   1. this process builds or opens the database and, for each beam
+ *      width (ef), makes one pass over the queries for recall@k against
+ *      exact search.  With --target-recall it first searches for the
+ *      smallest ef that reaches that recall and adds it to the list;
  *   2. the server: a child process forked at start opens the database
  *      once this process has closed it, and serves it with
  *      strata_server_start() on 127.0.0.1, as `strata serve` does;
- *   3. gRPC: one pass over the queries for recall, then this process
- *      drives the server with its own gRPC core client, C connections
- *      each with one Points/Search call in flight (a closed loop), for
- *      each connection count of --connections.
+ *   3. one pass over the queries through gRPC per ef, for recall;
+ *   4. --rounds rounds.  Each round runs, for each ef, the in-process
+ *      rows (strata_search() in a loop on 1 thread and on
+ *      --server-threads threads, run by the server process on the
+ *      database it serves, while no call is in flight) and one gRPC row
+ *      per connection count.  Odd rounds run the in-process rows first,
+ *      even rounds the gRPC rows, so that a slow drift of the load on the
+ *      machine does not favour one side;
+ *   5. a summary per ef, per round and as the median over rounds.  It
+ *      gives gRPC QPS as a share of in-process QPS, the same share by
+ *      CPU time per operation, and the 1-connection p99 against the
+ *      in-process 1-thread p99.
  *
  * Both sides request the same HNSW beam width: strata_search_request.ef
  * in-process and SearchParams.hnsw_ef over gRPC.  The client and the
  * server share the machine's cores, as they do when a client runs next
  * to the database.  Each gRPC row reports the CPU time of both processes.
  *
- * Each connection is its own channel with a local subchannel pool, so
- * that gRPC opens one TCP connection per channel instead of sharing one.
- * All calls complete on one client completion queue, polled by
- * --client-threads threads.
+ * The client is this process, on gRPC core's C API (bench_client.c).
+ * Each connection keeps one call in flight (a closed loop).  All calls
+ * complete on one completion queue, polled by --client-threads threads.
  */
-#define _GNU_SOURCE /* nftw, pthread_setname_np */
+#define _GNU_SOURCE /* nftw */
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
-#include <grpc/support/alloc.h>
-#include <grpc/support/time.h>
 
+#include "bench_client.h"
 #include "bench_data.h"
+#include "bench_local.h"
 #include "bench_server.h"
-#include "points.pb-c.h"
 #include "strata.h"
 
 #define MAX_CONNECTIONS 256
+#define MAX_LIST 8    /* entries of --connections and --ef */
+#define MAX_ROUNDS 50 /* --rounds */
+/* Beam widths tried by --target-recall, and the k limit of searches. */
+#define MAX_EF 1024
+#define MAX_K BENCH_MAX_K
+/* Rounding error allowed when recall, a sum of per-query fractions, is
+ * compared with --target-recall. */
+#define RECALL_TOLERANCE 1e-9
 /* Query vectors of the random mode. */
 #define RANDOM_QUERIES 1000
+/* The latency target at 1 connection: gRPC p99 at most in-process p99
+ * plus this many microseconds. */
+#define P99_MARGIN_US 500.0
 
 typedef struct options {
   size_t points; /* random mode: points; fvecs mode: 0 for the whole file */
   uint32_t dim;
   uint32_t k;
-  uint32_t ef;
+  uint32_t efs[MAX_LIST];
+  int n_efs;
+  double target_recall; /* 0: no search for an ef */
   uint32_t m;
   uint32_t ef_construct;
   double seconds;
+  int rounds;
   int server_threads;
   int client_threads;
-  int connection_counts[8];
+  int connection_counts[MAX_LIST];
   int n_connection_counts;
+  int default_channel_args; /* client channels with gRPC's defaults */
   const char *scratch;
   const char *data;    /* NULL: a scratch directory, removed at the end */
   const char *base;    /* fvecs file of the points, or NULL for random */
   const char *queries; /* fvecs file of the queries */
 } options;
-
-/* Latencies of one run, in microseconds. */
-typedef struct samples {
-  double *values;
-  size_t count, cap;
-} samples;
-
-static void samples_add(samples *s, double value) {
-  if (s->count == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 4096;
-    s->values = realloc(s->values, s->cap * sizeof *s->values);
-    if (s->values == NULL) {
-      fprintf(stderr, "grpc_bench: out of memory\n");
-      exit(1);
-    }
-  }
-  s->values[s->count++] = value;
-}
-
-static int compare_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Returns the q-quantile (0..1) of sorted values, nearest rank. */
-static double quantile(const samples *s, double q) {
-  if (s->count == 0)
-    return 0;
-  size_t rank = (size_t)(q * (double)s->count);
-  if (rank >= s->count)
-    rank = s->count - 1;
-  return s->values[rank];
-}
-
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static double load_average(void) {
   double one = -1;
@@ -127,34 +106,31 @@ static double load_average(void) {
   return one;
 }
 
-/* CPU seconds spent during a row: by the client (this process), by the
- * server process, and by the server's worker threads.  In-process rows
- * fill only `client`, with this process's CPU time. */
-typedef struct cpu_use {
-  double client, server, workers;
-} cpu_use;
+static void print_table_header(void) {
+  printf("| round | ef | mode | conns | QPS | p50 (us) | p99 (us) | p99.9 (us) "
+         "| client CPU | server CPU (workers) | CPU us/op (client + server) "
+         "| load |\n"
+         "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+         "| ---: | ---: |\n");
+}
 
-/* Prints a table row.  `wall` is the time over which `cpu` was measured
- * and `operations` the searches or calls completed in it. */
-static void print_row(const char *mode, int connections, const samples *s,
-                      double elapsed, const cpu_use *cpu, double wall,
-                      size_t operations, int has_server) {
-  if (s->count > 0)
-    qsort(s->values, s->count, sizeof *s->values, compare_double);
-  char cpu_text[96];
-  double per_operation =
-      operations > 0 ? (cpu->client + cpu->server) * 1e6 / (double)operations
-                     : 0;
-  if (has_server)
-    snprintf(cpu_text, sizeof cpu_text, "%.2f | %.2f (%.2f) | %.0f",
-             cpu->client / wall, cpu->server / wall, cpu->workers / wall,
-             per_operation);
-  else
-    snprintf(cpu_text, sizeof cpu_text, "%.2f | - | %.0f", cpu->client / wall,
-             per_operation);
-  printf("| %-22s | %5d | %9.0f | %8.1f | %8.1f | %8.1f | %s | %.1f |\n", mode,
-         connections, (double)s->count / elapsed, quantile(s, 0.5),
-         quantile(s, 0.99), quantile(s, 0.999), cpu_text, load_average());
+static void print_row(int round, uint32_t ef, const char *mode,
+                      int connections, const row_result *r, int has_server) {
+  char server_text[48], per_op_text[48];
+  if (has_server) {
+    snprintf(server_text, sizeof server_text, "%.2f (%.2f)", r->server_cpu,
+             r->worker_cpu);
+    snprintf(per_op_text, sizeof per_op_text, "%.0f (%.0f + %.0f)",
+             r->cpu_us_per_op, r->cpu_us_per_op - r->server_us_per_op,
+             r->server_us_per_op);
+  } else {
+    snprintf(server_text, sizeof server_text, "-");
+    snprintf(per_op_text, sizeof per_op_text, "%.0f", r->cpu_us_per_op);
+  }
+  printf("| %d | %u | %s | %d | %.0f | %.1f | %.1f | %.1f | %.2f | %s | %s "
+         "| %.1f |\n",
+         round, ef, mode, connections, r->qps, r->p50, r->p99, r->p999,
+         r->client_cpu, server_text, per_op_text, load_average());
   fflush(stdout);
 }
 
@@ -168,37 +144,32 @@ static matrix make_points(const options *o) {
   return bench_random_matrix(o->points, o->dim, 0x9E3779B97F4A7C15ULL);
 }
 
-static matrix make_queries(const options *o, uint32_t dim) {
-  if (o->queries != NULL) {
-    matrix q = bench_read_fvecs(o->queries, 0);
-    if (q.dim != dim) {
-      fprintf(stderr, "grpc_bench: queries have dimension %u, points %u\n",
-              q.dim, dim);
-      exit(1);
-    }
-    return q;
-  }
-  return bench_random_matrix(RANDOM_QUERIES, dim, 0xD1B54A32D192ED03ULL);
+static matrix make_queries(const options *o) {
+  if (o->queries != NULL)
+    return bench_read_fvecs(o->queries, 0);
+  return bench_random_matrix(RANDOM_QUERIES, o->dim, 0xD1B54A32D192ED03ULL);
 }
 
-/* Runs every query once, in order, and returns the recall@k; adds each
- * search's latency in microseconds to `latencies`. */
-static double local_recall(strata_db *db, const options *o,
+/* Runs every query once, in order, with beam width `ef`, and returns the
+ * recall@k.  Adds each search's latency in microseconds to `latencies`
+ * unless it is NULL. */
+static double local_recall(strata_db *db, uint32_t k, uint32_t ef,
                            const matrix *queries, const bench_truth *t,
                            samples *latencies) {
   double sum = 0;
-  uint64_t found[1024];
+  uint64_t found[MAX_K];
   for (size_t q = 0; q < queries->rows; q++) {
     strata_search_request request = {.query = queries->data + q * queries->dim,
                                      .dim = queries->dim,
-                                     .k = o->k,
-                                     .ef = o->ef};
+                                     .k = k,
+                                     .ef = ef};
     strata_records *hits = NULL;
-    double start = now_seconds();
+    double start = bench_now();
     if (strata_search(db, BENCH_COLLECTION, &request, &hits) != STRATA_OK)
       bench_fail_strata("search");
-    samples_add(latencies, (now_seconds() - start) * 1e6);
-    size_t n = hits->count < 1024 ? hits->count : 1024;
+    if (latencies != NULL)
+      samples_add(latencies, (bench_now() - start) * 1e6);
+    size_t n = hits->count < MAX_K ? hits->count : MAX_K;
     for (size_t i = 0; i < n; i++)
       found[i] = hits->items[i].id.num;
     sum += bench_recall(t, q, found, n);
@@ -207,351 +178,146 @@ static double local_recall(strata_db *db, const options *o,
   return sum / (double)queries->rows;
 }
 
-static double self_cpu(void) {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
-         (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+/* Returns the smallest ef in [k, MAX_EF] whose in-process recall@k
+ * reaches `target`, printing each ef tried, or 0 when MAX_EF does not
+ * reach it.  The bisection assumes that recall grows with ef.  For HNSW
+ * that is close to true but not exact, so a smaller ef may also reach
+ * the target. */
+static uint32_t find_ef(strata_db *db, uint32_t k, double target,
+                        const matrix *queries, const bench_truth *t) {
+  uint32_t low = k, high = MAX_EF;
+  double recall = local_recall(db, k, high, queries, t, NULL);
+  printf("ef search for recall@%u >= %.3f: ef %u recall %.4f", k, target,
+         high, recall);
+  if (recall < target - RECALL_TOLERANCE) {
+    printf("; not reached\n\n");
+    return 0;
+  }
+  /* Invariant: ef `high` reaches the target, and every ef tried below
+   * `low` missed it. */
+  while (low < high) {
+    uint32_t middle = low + (high - low) / 2;
+    recall = local_recall(db, k, middle, queries, t, NULL);
+    printf(", ef %u recall %.4f", middle, recall);
+    if (recall >= target - RECALL_TOLERANCE)
+      high = middle;
+    else
+      low = middle + 1;
+  }
+  printf("; chosen ef %u\n\n", high);
+  return high;
 }
 
 /* ------------------------------------------------------------------ */
-/* In-process search                                                    */
+/* Rounds and summary                                                   */
 
-typedef struct local_worker {
-  strata_db *db;
-  const options *o;
-  const matrix *queries;
-  size_t first_query;
-  double until;
-  samples latencies;
-} local_worker;
+/* Results of one round at one ef: in-process on 1 thread and on
+ * --server-threads threads, then one gRPC row per connection count. */
+typedef struct round_result {
+  row_result local_one, local_all;
+  row_result grpc[MAX_LIST];
+} round_result;
 
-static void *local_main(void *arg) {
-  local_worker *w = arg;
-  const matrix *queries = w->queries;
-  for (size_t i = w->first_query; now_seconds() < w->until; i++) {
-    strata_search_request request = {
-        .vector_name = "",
-        .query = queries->data + (i % queries->rows) * queries->dim,
-        .dim = queries->dim,
-        .k = w->o->k,
-        .ef = w->o->ef};
-    strata_records *hits = NULL;
-    double start = now_seconds();
-    if (strata_search(w->db, BENCH_COLLECTION, &request, &hits) != STRATA_OK)
-      bench_fail_strata("search");
-    samples_add(&w->latencies, (now_seconds() - start) * 1e6);
-    strata_records_free(hits);
+static void run_local_rows(const server_process *server, const options *o,
+                           int round, uint32_t ef, round_result *r) {
+  bench_server_run_local(server, o->k, ef, 1, o->seconds, &r->local_one);
+  print_row(round, ef, "in-process, 1 thread", 1, &r->local_one, 0);
+  if (o->server_threads > 1) {
+    bench_server_run_local(server, o->k, ef, o->server_threads, o->seconds,
+                           &r->local_all);
+    char mode[64];
+    snprintf(mode, sizeof mode, "in-process, %d threads", o->server_threads);
+    print_row(round, ef, mode, o->server_threads, &r->local_all, 0);
+  } else {
+    r->local_all = r->local_one;
   }
-  return NULL;
 }
 
-static void run_local(strata_db *db, const options *o, const matrix *queries,
-                      int threads) {
-  local_worker workers[MAX_CONNECTIONS];
-  pthread_t ids[MAX_CONNECTIONS];
-  samples all = {0};
-  double cpu_before = self_cpu();
-  double start = now_seconds();
+static void run_grpc_rows(const server_process *server, int port,
+                          grpc_channel_credentials *creds, const options *o,
+                          int round, uint32_t ef, grpc_byte_buffer **requests,
+                          size_t n_requests, round_result *r) {
+  grpc_row_config config = {.port = port,
+                            .creds = creds,
+                            .default_args = o->default_channel_args,
+                            .client_threads = o->client_threads,
+                            .seconds = o->seconds,
+                            .server_pid = server->pid};
+  for (int i = 0; i < o->n_connection_counts; i++) {
+    bench_run_grpc(&config, requests, n_requests, o->connection_counts[i],
+                   &r->grpc[i]);
+    print_row(round, ef, r->grpc[i].errors ? "gRPC Search (with errors)"
+                                           : "gRPC Search",
+              o->connection_counts[i], &r->grpc[i], 1);
+  }
+}
 
-  for (int t = 0; t < threads; t++) {
-    workers[t] = (local_worker){
-        db, o, queries, (size_t)t * 7919, start + o->seconds, {0}};
-    pthread_create(&ids[t], NULL, local_main, &workers[t]);
-  }
-  for (int t = 0; t < threads; t++) {
-    pthread_join(ids[t], NULL);
-    for (size_t i = 0; i < workers[t].latencies.count; i++)
-      samples_add(&all, workers[t].latencies.values[i]);
-    free(workers[t].latencies.values);
-  }
-  double elapsed = now_seconds() - start;
-  cpu_use used = {self_cpu() - cpu_before, 0, 0};
-  char mode[64];
-  snprintf(mode, sizeof mode, "in-process, %d thread%s", threads,
+static double median(double *values, int n) {
+  samples s = {values, (size_t)n, (size_t)n};
+  samples_sort(&s);
+  if (n == 0)
+    return 0;
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+/* Prints, for one ef, the gRPC rows against the in-process rows round by
+ * round, with the medians over the rounds.  One connection is compared
+ * with in-process search on 1 thread, more connections with in-process
+ * search on --server-threads threads. */
+static void print_summary(const options *o, uint32_t ef,
+                          round_result rounds[][MAX_LIST]) {
+  int column = -1; /* index of the ef in rounds[r] */
+  for (int e = 0; e < o->n_efs; e++)
+    if (o->efs[e] == ef)
+      column = e;
+
+  for (int i = 0; i < o->n_connection_counts; i++) {
+    double qps_ratio[MAX_ROUNDS], cpu_ratio[MAX_ROUNDS];
+    int single = o->connection_counts[i] == 1;
+    int threads = single ? 1 : o->server_threads;
+    printf("\nef %u, gRPC at %d connection%s against in-process on %d "
+           "thread%s:\n\n"
+           "| round | in-process QPS | gRPC QPS | QPS ratio | in-process "
+           "CPU us/op | gRPC CPU us/op | CPU ratio |\n"
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+           ef, o->connection_counts[i],
+           o->connection_counts[i] > 1 ? "s" : "", threads,
            threads > 1 ? "s" : "");
-  print_row(mode, threads, &all, elapsed, &used, elapsed, all.count, 0);
-  free(all.values);
-}
-
-/* ------------------------------------------------------------------ */
-/* gRPC client                                                          */
-
-typedef struct slot {
-  grpc_channel *channel;
-  grpc_call *call;
-  double started;
-  grpc_metadata_array initial_metadata, trailing_metadata;
-  grpc_byte_buffer *request; /* a copy: sending consumes its slices */
-  grpc_byte_buffer *response;
-  grpc_status_code status;
-  grpc_slice details;
-  size_t next_query;
-} slot;
-
-typedef struct client {
-  grpc_completion_queue *cq;
-  slot *slots;
-  int n_slots;
-  grpc_byte_buffer **requests; /* one serialized SearchPoints per query */
-  size_t n_requests;
-  grpc_slice method;
-  pthread_mutex_t lock;
-  double measure_from, until;
-  samples latencies;
-  unsigned long errors;
-  int in_flight;
-} client;
-
-static void start_call(client *c, slot *s) {
-  grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  grpc_metadata_array_init(&s->initial_metadata);
-  grpc_metadata_array_init(&s->trailing_metadata);
-  s->response = NULL;
-  s->call = grpc_channel_create_call(s->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                     c->cq, c->method, NULL,
-                                     gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  s->request =
-      grpc_byte_buffer_copy(c->requests[s->next_query++ % c->n_requests]);
-  ops[1].data.send_message.send_message = s->request;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata =
-      &s->initial_metadata;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &s->response;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.trailing_metadata = &s->trailing_metadata;
-  ops[5].data.recv_status_on_client.status = &s->status;
-  ops[5].data.recv_status_on_client.status_details = &s->details;
-  s->started = now_seconds();
-  if (grpc_call_start_batch(s->call, ops, 6, s, NULL) != GRPC_CALL_OK) {
-    fprintf(stderr, "grpc_bench: starting a call failed\n");
-    exit(1);
-  }
-}
-
-static void report_failure(const slot *s) {
-  char *text = grpc_slice_to_c_string(s->details);
-  fprintf(stderr, "grpc_bench: call failed: status %d: %s\n", (int)s->status,
-          text);
-  gpr_free(text);
-}
-
-/* Records a finished call and, until time is up, starts the next one on
- * the same connection.  Returns 0 when no call is left in flight. */
-static int finish_call(client *c, slot *s) {
-  double done = now_seconds();
-  int again;
-  grpc_call_unref(s->call);
-  grpc_byte_buffer_destroy(s->request);
-  if (s->response != NULL)
-    grpc_byte_buffer_destroy(s->response);
-  grpc_metadata_array_destroy(&s->initial_metadata);
-  grpc_metadata_array_destroy(&s->trailing_metadata);
-
-  pthread_mutex_lock(&c->lock);
-  if (s->status != GRPC_STATUS_OK || s->response == NULL) {
-    c->errors++;
-    if (c->errors == 1)
-      report_failure(s);
-  } else if (s->started >= c->measure_from) {
-    samples_add(&c->latencies, (done - s->started) * 1e6);
-  }
-  again = done < c->until;
-  if (!again)
-    c->in_flight--;
-  int left = c->in_flight;
-  pthread_mutex_unlock(&c->lock);
-  grpc_slice_unref(s->details);
-
-  if (again)
-    start_call(c, s);
-  return again || left > 0;
-}
-
-static void *client_main(void *arg) {
-  client *c = arg;
-  pthread_setname_np(pthread_self(), "bench-client");
-  for (;;) {
-    grpc_event event = grpc_completion_queue_next(
-        c->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (event.type == GRPC_QUEUE_SHUTDOWN)
-      break;
-    if (event.type == GRPC_OP_COMPLETE && !finish_call(c, event.tag))
-      grpc_completion_queue_shutdown(c->cq);
-  }
-  return NULL;
-}
-
-static grpc_byte_buffer **make_requests(const options *o,
-                                        const matrix *queries) {
-  grpc_byte_buffer **requests = bench_malloc(queries->rows * sizeof *requests);
-  Qdrant__SearchParams params = QDRANT__SEARCH_PARAMS__INIT;
-  if (o->ef > 0) {
-    params._hnsw_ef_case = QDRANT__SEARCH_PARAMS___HNSW_EF_HNSW_EF;
-    params.hnsw_ef = o->ef;
-  }
-  for (size_t i = 0; i < queries->rows; i++) {
-    Qdrant__SearchPoints search = QDRANT__SEARCH_POINTS__INIT;
-    search.collection_name = BENCH_COLLECTION;
-    search.vector = queries->data + i * queries->dim;
-    search.n_vector = queries->dim;
-    search.limit = o->k;
-    search.params = &params;
-    size_t size = protobuf_c_message_get_packed_size(&search.base);
-    grpc_slice slice = grpc_slice_malloc(size);
-    protobuf_c_message_pack(&search.base, GRPC_SLICE_START_PTR(slice));
-    requests[i] = grpc_raw_byte_buffer_create(&slice, 1);
-    grpc_slice_unref(slice);
-  }
-  return requests;
-}
-
-static grpc_channel *open_channel(int port, grpc_channel_credentials *creds) {
-  char target[64];
-  snprintf(target, sizeof target, "127.0.0.1:%d", port);
-  grpc_arg arg;
-  arg.type = GRPC_ARG_INTEGER;
-  arg.key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
-  arg.value.integer = 1;
-  grpc_channel_args args = {1, &arg};
-  return grpc_channel_create(target, creds, &args);
-}
-
-/* Sends every query once, in order, on one connection, and returns the
- * recall@k of the responses.  Adds each call's latency to `latencies` and
- * the handler time that the server reports in SearchResponse.time to
- * `handler_times`, both in microseconds. */
-static double grpc_recall(int port, grpc_channel_credentials *creds,
-                          grpc_byte_buffer **requests, const bench_truth *t,
-                          samples *latencies, samples *handler_times) {
-  client c;
-  memset(&c, 0, sizeof c);
-  c.cq = grpc_completion_queue_create_for_next(NULL);
-  c.requests = requests;
-  c.n_requests = t->n_queries;
-  c.method = grpc_slice_from_static_string("/qdrant.Points/Search");
-  slot s;
-  memset(&s, 0, sizeof s);
-  s.channel = open_channel(port, creds);
-
-  double sum = 0;
-  uint64_t found[1024];
-  for (size_t q = 0; q < t->n_queries; q++) {
-    start_call(&c, &s);
-    grpc_event event = grpc_completion_queue_next(
-        c.cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    samples_add(latencies, (now_seconds() - s.started) * 1e6);
-    if (event.type != GRPC_OP_COMPLETE || s.status != GRPC_STATUS_OK ||
-        s.response == NULL) {
-      report_failure(&s);
-      exit(1);
+    for (int r = 0; r < o->rounds; r++) {
+      const round_result *rr = &rounds[r][column];
+      const row_result *local = single ? &rr->local_one : &rr->local_all;
+      qps_ratio[r] = rr->grpc[i].qps / local->qps;
+      cpu_ratio[r] = local->cpu_us_per_op / rr->grpc[i].cpu_us_per_op;
+      printf("| %d | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n", r + 1,
+             local->qps, rr->grpc[i].qps, qps_ratio[r], local->cpu_us_per_op,
+             rr->grpc[i].cpu_us_per_op, cpu_ratio[r]);
     }
-    grpc_byte_buffer_reader reader;
-    grpc_byte_buffer_reader_init(&reader, s.response);
-    grpc_slice raw = grpc_byte_buffer_reader_readall(&reader);
-    grpc_byte_buffer_reader_destroy(&reader);
-    Qdrant__SearchResponse *response = qdrant__search_response__unpack(
-        NULL, GRPC_SLICE_LENGTH(raw), GRPC_SLICE_START_PTR(raw));
-    grpc_slice_unref(raw);
-    if (response == NULL) {
-      fprintf(stderr, "grpc_bench: undecodable SearchResponse\n");
-      exit(1);
+    printf("| median | | | %.2f | | | %.2f |\n",
+           median(qps_ratio, o->rounds), median(cpu_ratio, o->rounds));
+  }
+
+  for (int i = 0; i < o->n_connection_counts; i++) {
+    if (o->connection_counts[i] != 1)
+      continue;
+    double difference[MAX_ROUNDS];
+    int met = 0;
+    printf("\nef %u, p99 at 1 connection against in-process on 1 thread "
+           "(target: at most %.0f us more):\n\n"
+           "| round | in-process p99 (us) | gRPC p99 (us) | difference (us) "
+           "| met |\n"
+           "| ---: | ---: | ---: | ---: | --- |\n",
+           ef, P99_MARGIN_US);
+    for (int r = 0; r < o->rounds; r++) {
+      const round_result *rr = &rounds[r][column];
+      difference[r] = rr->grpc[i].p99 - rr->local_one.p99;
+      met += difference[r] <= P99_MARGIN_US;
+      printf("| %d | %.1f | %.1f | %.1f | %s |\n", r + 1, rr->local_one.p99,
+             rr->grpc[i].p99, difference[r],
+             difference[r] <= P99_MARGIN_US ? "yes" : "no");
     }
-    size_t n = response->n_result < 1024 ? response->n_result : 1024;
-    for (size_t i = 0; i < n; i++)
-      found[i] = response->result[i]->id ? response->result[i]->id->num : 0;
-    sum += bench_recall(t, q, found, n);
-    samples_add(handler_times, response->time * 1e6);
-    qdrant__search_response__free_unpacked(response, NULL);
-
-    grpc_call_unref(s.call);
-    grpc_byte_buffer_destroy(s.request);
-    grpc_byte_buffer_destroy(s.response);
-    grpc_metadata_array_destroy(&s.initial_metadata);
-    grpc_metadata_array_destroy(&s.trailing_metadata);
-    grpc_slice_unref(s.details);
+    printf("| median | | | %.1f | met in %d of %d rounds |\n",
+           median(difference, o->rounds), met, o->rounds);
   }
-  grpc_channel_destroy(s.channel);
-  grpc_completion_queue_shutdown(c.cq);
-  while (
-      grpc_completion_queue_next(c.cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-          .type != GRPC_QUEUE_SHUTDOWN) {
-  }
-  grpc_completion_queue_destroy(c.cq);
-  return sum / (double)t->n_queries;
-}
-
-static void run_grpc(const server_process *server, int port,
-                     grpc_channel_credentials *creds, const options *o,
-                     grpc_byte_buffer **requests, size_t n_requests,
-                     int connections) {
-  client c;
-  memset(&c, 0, sizeof c);
-  pthread_mutex_init(&c.lock, NULL);
-  c.cq = grpc_completion_queue_create_for_next(NULL);
-  c.requests = requests;
-  c.n_requests = n_requests;
-  c.method = grpc_slice_from_static_string("/qdrant.Points/Search");
-  c.n_slots = connections;
-  c.slots = calloc((size_t)connections, sizeof *c.slots);
-  for (int i = 0; i < connections; i++) {
-    c.slots[i].channel = open_channel(port, creds);
-    c.slots[i].next_query = (size_t)i * 7919;
-  }
-
-  /* A warm-up of a tenth of the run (at least 0.5 s) is not measured,
-   * nor is its CPU time. */
-  double warmup = o->seconds / 10 > 0.5 ? o->seconds / 10 : 0.5;
-  double start = now_seconds();
-  c.measure_from = start + warmup;
-  c.until = c.measure_from + o->seconds;
-  c.in_flight = connections;
-  for (int i = 0; i < connections; i++)
-    start_call(&c, &c.slots[i]);
-
-  pthread_t threads[16];
-  for (int t = 0; t < o->client_threads; t++)
-    pthread_create(&threads[t], NULL, client_main, &c);
-
-  struct timespec pause = {(time_t)warmup,
-                           (long)((warmup - (double)(time_t)warmup) * 1e9)};
-  nanosleep(&pause, NULL);
-  cpu_use before, after;
-  pthread_mutex_lock(&c.lock);
-  size_t calls_before = c.latencies.count;
-  pthread_mutex_unlock(&c.lock);
-  before.client = self_cpu();
-  bench_process_cpu(server->pid, "strata-worker", &before.server,
-                    &before.workers);
-  double cpu_start = now_seconds();
-  for (int t = 0; t < o->client_threads; t++)
-    pthread_join(threads[t], NULL);
-  after.client = self_cpu();
-  bench_process_cpu(server->pid, "strata-worker", &after.server,
-                    &after.workers);
-  double cpu_wall = now_seconds() - cpu_start;
-  cpu_use used = {after.client - before.client, after.server - before.server,
-                  after.workers - before.workers};
-
-  char mode[64];
-  snprintf(mode, sizeof mode, "gRPC Search%s",
-           c.errors ? " (with errors)" : "");
-  print_row(mode, connections, &c.latencies, o->seconds, &used, cpu_wall,
-            c.latencies.count - calls_before, 1);
-  if (c.errors)
-    fprintf(stderr, "grpc_bench: %lu calls failed\n", c.errors);
-
-  for (int i = 0; i < connections; i++)
-    grpc_channel_destroy(c.slots[i].channel);
-  grpc_completion_queue_destroy(c.cq);
-  free(c.slots);
-  free(c.latencies.values);
-  pthread_mutex_destroy(&c.lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -559,27 +325,60 @@ static void run_grpc(const server_process *server, int port,
 
 static const char usage[] =
     "usage: grpc_bench [options]\n"
-    "  --base FILE         fvecs file of the points (default: random "
+    "  --base FILE          fvecs file of the points (default: random "
     "points)\n"
-    "  --queries FILE      fvecs file of the queries (with --base)\n"
-    "  --points N          random points (default 20000); with --base, load\n"
-    "                      only the first N rows (default all)\n"
-    "  --dim N             dimension of random vectors (default 128)\n"
-    "  --data DIR          keep the database in DIR/db and the exact results\n"
-    "                      in DIR/truth-*.bin, and reuse both in later runs\n"
-    "                      (default: a scratch directory, removed at exit)\n"
-    "  --m N               HNSW links per node (default 16)\n"
-    "  --ef-construct N    HNSW build beam width (default 100)\n"
-    "  --ef N              HNSW search beam width, for in-process and gRPC\n"
-    "                      search alike (default 100)\n"
-    "  --k N               neighbours per search (default 10)\n"
-    "  --seconds S         measured seconds per row (default 5)\n"
-    "  --server-threads N  server worker threads, and in-process threads of\n"
-    "                      the second row (default 2)\n"
-    "  --client-threads N  client completion-queue threads (default 1)\n"
-    "  --connections LIST  comma-separated connection counts (default "
+    "  --queries FILE       fvecs file of the queries (with --base)\n"
+    "  --points N           random points (default 20000); with --base, "
+    "load\n"
+    "                       only the first N rows (default all)\n"
+    "  --dim N              dimension of random vectors (default 128)\n"
+    "  --data DIR           keep the database in DIR/db and the exact "
+    "results\n"
+    "                       in DIR/truth-*.bin, and reuse both in later "
+    "runs\n"
+    "                       (default: a scratch directory, removed at exit)\n"
+    "  --m N                HNSW links per node (default 16)\n"
+    "  --ef-construct N     HNSW build beam width (default 100)\n"
+    "  --ef LIST            comma-separated HNSW search beam widths, for\n"
+    "                       in-process and gRPC search alike (default 100)\n"
+    "  --target-recall R    also measure at the smallest ef (k to 1024) "
+    "whose\n"
+    "                       in-process recall@k reaches R, found by "
+    "bisection\n"
+    "                       (default 0: off)\n"
+    "  --k N                neighbours per search (default 10)\n"
+    "  --seconds S          measured seconds per row (default 3)\n"
+    "  --rounds N           rounds of in-process and gRPC rows, alternating\n"
+    "                       which side goes first (default 3)\n"
+    "  --server-threads N   server worker threads, and in-process threads of\n"
+    "                       the second in-process row (default 2)\n"
+    "  --client-threads N   client completion-queue threads (default 1)\n"
+    "  --connections LIST   comma-separated connection counts (default "
     "1,8,32)\n"
-    "  --scratch DIR       parent of the scratch database (default /tmp)\n";
+    "  --default-channel-args  open client channels with gRPC's default\n"
+    "                       arguments, keeping retries, BDP probing and the\n"
+    "                       full filter stack (default: all three off)\n"
+    "  --scratch DIR        parent of the scratch database (default /tmp)\n";
+
+/* Parses a comma-separated list of positive integers, each at most
+ * `maximum`, into `values`.  Returns the number parsed, or -1 when an
+ * entry is invalid or the list is longer than MAX_LIST. */
+static int parse_list(const char *text, long maximum, long *values) {
+  int n = 0;
+  const char *p = text;
+  for (;;) {
+    char *end;
+    errno = 0;
+    long value = strtol(p, &end, 10);
+    if (end == p || errno != 0 || value <= 0 || value > maximum ||
+        n == MAX_LIST || (*end != ',' && *end != '\0'))
+      return -1;
+    values[n++] = value;
+    if (*end == '\0')
+      return n;
+    p = end + 1;
+  }
+}
 
 static void parse_options(int argc, char **argv, options *o) {
   static const struct option long_options[] = {
@@ -587,12 +386,15 @@ static void parse_options(int argc, char **argv, options *o) {
       {"dim", required_argument, NULL, 'd'},
       {"k", required_argument, NULL, 'k'},
       {"ef", required_argument, NULL, 'e'},
+      {"target-recall", required_argument, NULL, 'R'},
       {"m", required_argument, NULL, 'm'},
       {"ef-construct", required_argument, NULL, 'E'},
       {"seconds", required_argument, NULL, 's'},
+      {"rounds", required_argument, NULL, 'r'},
       {"server-threads", required_argument, NULL, 'S'},
       {"client-threads", required_argument, NULL, 'C'},
       {"connections", required_argument, NULL, 'c'},
+      {"default-channel-args", no_argument, NULL, 'A'},
       {"scratch", required_argument, NULL, 't'},
       {"data", required_argument, NULL, 'D'},
       {"base", required_argument, NULL, 'b'},
@@ -602,16 +404,19 @@ static void parse_options(int argc, char **argv, options *o) {
   *o = (options){.points = 0,
                  .dim = 128,
                  .k = 10,
-                 .ef = 100,
+                 .efs = {100},
+                 .n_efs = 1,
                  .m = 16,
                  .ef_construct = 100,
-                 .seconds = 5.0,
+                 .seconds = 3.0,
+                 .rounds = 3,
                  .server_threads = 2,
                  .client_threads = 1,
                  .connection_counts = {1, 8, 32},
                  .n_connection_counts = 3,
                  .scratch = "/tmp"};
-  int points_set = 0;
+  int points_set = 0, valid = 1;
+  long list[MAX_LIST];
   int opt;
   while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
     switch (opt) {
@@ -626,7 +431,13 @@ static void parse_options(int argc, char **argv, options *o) {
       o->k = (uint32_t)strtoul(optarg, NULL, 10);
       break;
     case 'e':
-      o->ef = (uint32_t)strtoul(optarg, NULL, 10);
+      o->n_efs = parse_list(optarg, MAX_EF, list);
+      valid &= o->n_efs > 0;
+      for (int i = 0; i < o->n_efs; i++)
+        o->efs[i] = (uint32_t)list[i];
+      break;
+    case 'R':
+      o->target_recall = strtod(optarg, NULL);
       break;
     case 'm':
       o->m = (uint32_t)strtoul(optarg, NULL, 10);
@@ -637,22 +448,24 @@ static void parse_options(int argc, char **argv, options *o) {
     case 's':
       o->seconds = strtod(optarg, NULL);
       break;
+    case 'r':
+      o->rounds = atoi(optarg);
+      break;
     case 'S':
       o->server_threads = atoi(optarg);
       break;
     case 'C':
       o->client_threads = atoi(optarg);
       break;
-    case 'c': {
-      o->n_connection_counts = 0;
-      char *copy = strdup(optarg), *save = NULL;
-      for (char *part = strtok_r(copy, ",", &save);
-           part != NULL && o->n_connection_counts < 8;
-           part = strtok_r(NULL, ",", &save))
-        o->connection_counts[o->n_connection_counts++] = atoi(part);
-      free(copy);
+    case 'c':
+      o->n_connection_counts = parse_list(optarg, MAX_CONNECTIONS, list);
+      valid &= o->n_connection_counts > 0;
+      for (int i = 0; i < o->n_connection_counts; i++)
+        o->connection_counts[i] = (int)list[i];
       break;
-    }
+    case 'A':
+      o->default_channel_args = 1;
+      break;
     case 't':
       o->scratch = optarg;
       break;
@@ -675,20 +488,20 @@ static void parse_options(int argc, char **argv, options *o) {
   }
   if (o->base == NULL && !points_set)
     o->points = 20000;
-  int valid = (o->base != NULL || o->points > 0) && o->dim > 0 &&
-              o->dim <= STRATA_MAX_DIM && o->k > 0 && o->k <= 1024 &&
-              o->seconds > 0 && o->server_threads > 0 &&
-              o->server_threads <= MAX_CONNECTIONS && o->client_threads > 0 &&
-              o->client_threads <= 16 &&
-              (o->base == NULL) == (o->queries == NULL);
-  for (int i = 0; i < o->n_connection_counts; i++)
-    valid &= o->connection_counts[i] > 0 &&
-             o->connection_counts[i] <= MAX_CONNECTIONS;
-  if (!valid || o->n_connection_counts == 0) {
+  valid &= (o->base != NULL || o->points > 0) && o->dim > 0 &&
+           o->dim <= STRATA_MAX_DIM && o->k > 0 && o->k <= MAX_K &&
+           o->seconds > 0 && o->rounds > 0 && o->rounds <= MAX_ROUNDS &&
+           o->target_recall >= 0 && o->target_recall <= 1 &&
+           o->server_threads > 0 && o->server_threads <= MAX_CONNECTIONS &&
+           o->client_threads > 0 &&
+           o->client_threads <= BENCH_MAX_CLIENT_THREADS &&
+           (o->base == NULL) == (o->queries == NULL);
+  if (!valid) {
     fprintf(stderr,
             "grpc_bench: invalid option value (--base and --queries go "
-            "together; k is at most 1024)\n%s",
-            usage);
+            "together; lists have at most %d positive entries; ef is at "
+            "most %d, k at most %d, rounds at most %d)\n%s",
+            MAX_LIST, MAX_EF, MAX_K, MAX_ROUNDS, usage);
     exit(2);
   }
 }
@@ -701,10 +514,12 @@ static int remove_entry(const char *path, const struct stat *st, int type,
   return remove(path);
 }
 
-static void print_once(const char *path, double recall, samples *s) {
-  qsort(s->values, s->count, sizeof *s->values, compare_double);
-  printf("| %s | %.4f | %.1f | %.1f | %.1f |\n", path, recall, quantile(s, 0.5),
-         quantile(s, 0.9), quantile(s, 0.99));
+static void print_once(uint32_t ef, const char *path, double recall,
+                       samples *s) {
+  samples_sort(s);
+  printf("| %u | %s | %.4f | %.1f | %.1f | %.1f |\n", ef, path, recall,
+         samples_quantile(s, 0.5), samples_quantile(s, 0.9),
+         samples_quantile(s, 0.99));
 }
 
 static void print_header(const options *o, const matrix *points,
@@ -714,12 +529,23 @@ static void print_header(const options *o, const matrix *points,
   uname(&host);
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   printf("grpc_bench: %zu points (%s), dim %u, Cosine, HNSW m %u "
-         "ef_construct %u (%s in %.1f s); %zu queries, k %u, ef %u; %.1f s "
-         "per row; %s %s, %ld CPUs; server threads %d, client threads %d\n\n",
+         "ef_construct %u (%s in %.1f s); %zu queries, k %u; %d rounds of "
+         "%.1f s per row; %s %s, %ld CPUs; server threads %d, client "
+         "threads %d; load %.1f\n\n",
          points->rows, o->base ? o->base : "random", points->dim, o->m,
          o->ef_construct, loaded ? "loaded" : "reused", load_seconds,
-         queries->rows, o->k, o->ef, o->seconds, host.sysname, host.machine,
-         cpus, o->server_threads, o->client_threads);
+         queries->rows, o->k, o->rounds, o->seconds, host.sysname,
+         host.machine, cpus, o->server_threads, o->client_threads,
+         load_average());
+}
+
+/* Adds `ef` to the list unless it is there or the list is full. */
+static void add_ef(options *o, uint32_t ef) {
+  for (int i = 0; i < o->n_efs; i++)
+    if (o->efs[i] == ef)
+      return;
+  if (o->n_efs < MAX_LIST)
+    o->efs[o->n_efs++] = ef;
 }
 
 int main(int argc, char **argv) {
@@ -744,12 +570,20 @@ int main(int argc, char **argv) {
   }
   snprintf(db_dir, sizeof db_dir, "%s/db", dir);
 
+  /* The server process runs the in-process rows on these queries too. */
+  matrix queries = make_queries(&o);
+
   /* Fork before any thread exists: the engine and gRPC start threads,
    * and a child forked later would lack them. */
-  server_process server = bench_fork_server(db_dir, o.server_threads);
+  server_process server = bench_fork_server(db_dir, o.server_threads,
+                                            &queries);
 
   matrix points = make_points(&o);
-  matrix queries = make_queries(&o, points.dim);
+  if (queries.dim != points.dim) {
+    fprintf(stderr, "grpc_bench: queries have dimension %u, points %u\n",
+            queries.dim, points.dim);
+    return 1;
+  }
   snprintf(truth_path, sizeof truth_path, "%s/truth-k%u-q%zu.bin", dir, o.k,
            queries.rows);
 
@@ -757,60 +591,104 @@ int main(int argc, char **argv) {
   strata_open_options open_options = {.create_if_missing = 1};
   if (strata_open(db_dir, &open_options, &db) != STRATA_OK)
     bench_fail_strata("open");
-  double t0 = now_seconds();
+  double t0 = bench_now();
   strata_hnsw_config hnsw = {.m = o.m, .ef_construct = o.ef_construct};
   int loaded = bench_ensure_collection(db, &hnsw, &points, db_dir);
-  double load_seconds = now_seconds() - t0;
+  double load_seconds = bench_now() - t0;
   free(points.data);
   points.data = NULL;
 
   bench_truth exact;
   bench_load_truth(db, &queries, o.k, truth_path, &exact);
   print_header(&o, &points, &queries, load_seconds, loaded);
-  samples local_once = {0};
-  double recall_local = local_recall(db, &o, &queries, &exact, &local_once);
+  if (o.target_recall > 0) {
+    uint32_t ef = find_ef(db, o.k, o.target_recall, &queries, &exact);
+    if (ef > 0)
+      add_ef(&o, ef);
+  }
 
-  printf("| mode                   | conns |       QPS | p50 (us) | p99 (us) "
-         "| p99.9 (us) | client CPU | server CPU (workers) | CPU us/op | load "
-         "|\n");
-  printf("| ---------------------- | ----: | --------: | -------: | -------: "
-         "| ---------: | ---: | ---: | ---: | ---: |\n");
-  run_local(db, &o, &queries, 1);
-  if (o.server_threads > 1)
-    run_local(db, &o, &queries, o.server_threads);
+  /* One pass per ef, one query at a time, for recall and latency. */
+  double recall_local[MAX_LIST];
+  samples local_once[MAX_LIST];
+  memset(local_once, 0, sizeof local_once);
+  for (int e = 0; e < o.n_efs; e++)
+    recall_local[e] =
+        local_recall(db, o.k, o.efs[e], &queries, &exact, &local_once[e]);
   strata_close(db);
 
   int port = bench_start_server(&server);
   grpc_init();
   grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-  grpc_byte_buffer **requests = make_requests(&o, &queries);
-  samples grpc_once = {0}, handler_once = {0};
-  double recall_grpc =
-      grpc_recall(port, creds, requests, &exact, &grpc_once, &handler_once);
-  for (int i = 0; i < o.n_connection_counts; i++)
-    run_grpc(&server, port, creds, &o, requests, queries.rows,
-             o.connection_counts[i]);
+  grpc_byte_buffer **requests[MAX_LIST];
+  double recall_grpc[MAX_LIST];
+  samples grpc_once[MAX_LIST], handler_once[MAX_LIST];
+  memset(grpc_once, 0, sizeof grpc_once);
+  memset(handler_once, 0, sizeof handler_once);
+  for (int e = 0; e < o.n_efs; e++) {
+    requests[e] = bench_make_requests(o.k, o.efs[e], &queries);
+    recall_grpc[e] =
+        bench_grpc_recall(port, creds, o.default_channel_args, requests[e],
+                          &exact, &grpc_once[e], &handler_once[e]);
+  }
+
+  /* Both paths run the same search, so their recall must be equal. */
+  int failed = 0;
+  for (int e = 0; e < o.n_efs; e++)
+    if (recall_grpc[e] < recall_local[e] - RECALL_TOLERANCE ||
+        recall_grpc[e] > recall_local[e] + RECALL_TOLERANCE) {
+      fprintf(stderr,
+              "grpc_bench: at ef %u, recall@%u is %.4f over gRPC but %.4f "
+              "in-process; the server did not run the same search\n",
+              o.efs[e], o.k, recall_grpc[e], recall_local[e]);
+      failed = 1;
+    }
+
+  static round_result rounds[MAX_ROUNDS][MAX_LIST];
+  print_table_header();
+  for (int r = 0; r < o.rounds; r++) {
+    int local_first = r % 2 == 0;
+    for (int e = 0; e < o.n_efs; e++) {
+      round_result *rr = &rounds[r][e];
+      if (local_first)
+        run_local_rows(&server, &o, r + 1, o.efs[e], rr);
+      run_grpc_rows(&server, port, creds, &o, r + 1, o.efs[e], requests[e],
+                    queries.rows, rr);
+      if (!local_first)
+        run_local_rows(&server, &o, r + 1, o.efs[e], rr);
+      for (int i = 0; i < o.n_connection_counts; i++)
+        failed |= rr->grpc[i].errors > 0;
+    }
+  }
 
   printf("\nOne pass over the %zu queries, one at a time (latency in us):\n\n"
-         "| path | recall@%u | p50 | p90 | p99 |\n"
-         "| --- | ---: | ---: | ---: | ---: |\n",
+         "| ef | path | recall@%u | p50 | p90 | p99 |\n"
+         "| ---: | --- | ---: | ---: | ---: | ---: |\n",
          queries.rows, o.k);
-  print_once("in-process strata_search", recall_local, &local_once);
-  print_once("gRPC: server handler (SearchResponse.time)", recall_grpc,
-             &handler_once);
-  print_once("gRPC: client round trip", recall_grpc, &grpc_once);
-  free(local_once.values);
-  free(grpc_once.values);
-  free(handler_once.values);
-  printf("\nCPU columns: cores used (CPU seconds per second) by the client "
-         "process (in-process rows: this process) and by the server process, "
-         "whose worker threads are in brackets.  CPU us/op: CPU time of both "
-         "processes per search or call.  load: the 1-minute load average "
-         "after the row.\n");
+  for (int e = 0; e < o.n_efs; e++) {
+    print_once(o.efs[e], "in-process strata_search", recall_local[e],
+               &local_once[e]);
+    print_once(o.efs[e], "gRPC: server handler (SearchResponse.time)",
+               recall_grpc[e], &handler_once[e]);
+    print_once(o.efs[e], "gRPC: client round trip", recall_grpc[e],
+               &grpc_once[e]);
+    free(local_once[e].values);
+    free(grpc_once[e].values);
+    free(handler_once[e].values);
+  }
+  for (int e = 0; e < o.n_efs; e++)
+    print_summary(&o, o.efs[e], rounds);
+  printf("\nCPU columns: cores used (CPU seconds per second) by the "
+         "searching threads (in-process rows) or the client process (gRPC "
+         "rows), and by the server process, whose worker threads are in "
+         "brackets.  CPU us/op: CPU time of both processes per search or "
+         "call, split in brackets into the client's and the server's.  QPS ratio: gRPC QPS over in-process QPS; CPU ratio: "
+         "in-process CPU us/op over gRPC CPU us/op, an estimate of the QPS "
+         "ratio on a machine with no other load, where both sides would be "
+         "limited by CPU time.  load: the 1-minute load "
+         "average after the row.\n");
 
-  for (size_t i = 0; i < queries.rows; i++)
-    grpc_byte_buffer_destroy(requests[i]);
-  free(requests);
+  for (int e = 0; e < o.n_efs; e++)
+    bench_free_requests(requests[e], queries.rows);
   free(queries.data);
   free(exact.ids);
   grpc_channel_credentials_release(creds);
@@ -819,5 +697,5 @@ int main(int argc, char **argv) {
 
   if (o.data == NULL && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
     fprintf(stderr, "grpc_bench: could not remove %s\n", dir);
-  return 0;
+  return failed;
 }
