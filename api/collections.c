@@ -1,11 +1,12 @@
 /*
  * Handlers of Qdrant.HealthCheck and of the Collections service.
  *
- * CreateCollection maps HNSW's m, ef_construct and full_scan_threshold
- * and scalar int8 quantization (collection-wide, then per vector) to the
- * engine's settings.  It accepts and ignores the settings that do not
- * change what a client reads back: the other HNSW fields, WAL and
- * optimizer tuning, on_disk and on_disk_payload, timeout, shard_number,
+ * CreateCollection maps HNSW's m, ef_construct and full_scan_threshold,
+ * scalar int8 quantization (collection-wide, then per vector) and
+ * VectorParams.on_disk to the engine's settings.  It accepts and ignores
+ * the settings that do not change what a client reads back: the other
+ * HNSW fields (its on_disk among them), WAL and optimizer tuning,
+ * on_disk_payload, timeout, shard_number,
  * replication_factor and write_consistency_factor of 1, sharding_method
  * Auto, datatype Float32.  It rejects with INVALID_ARGUMENT what it
  * cannot honour: sparse vectors, multivectors, product, binary and turbo
@@ -14,7 +15,9 @@
  *
  * GetCollectionInfo returns each vector's quantization in its
  * VectorParams, and in CollectionConfig too when every vector has the
- * same one, because the engine stores it per vector only.
+ * same one, because the engine stores it per vector only.  It sets
+ * VectorParams.on_disk only when it is true, because the engine does not
+ * record whether a client sent false or nothing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +190,9 @@ static grpc_status_code vector_params(
                                   ? params->quantization_config
                                   : collection_quantization,
                               &out->quantization);
+  out->on_disk = params->_on_disk_case ==
+                     QDRANT__VECTOR_PARAMS___ON_DISK_ON_DISK &&
+                 params->on_disk;
   return code;
 }
 
@@ -354,6 +360,10 @@ static Qdrant__VectorParams *params_out(api_call *call,
       p->quantization_config = quantization_out(call, &v->quantization);
       if (p->quantization_config == NULL)
         return NULL;
+    }
+    if (v->on_disk) {
+      p->_on_disk_case = QDRANT__VECTOR_PARAMS___ON_DISK_ON_DISK;
+      p->on_disk = 1;
     }
   }
   return p;

@@ -1,7 +1,12 @@
 /* The in-memory collection: point table, id map and one slot store per
  * named vector.  Callers serialise all mutation (see engine.h). */
+#define _GNU_SOURCE /* asprintf */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine.h"
 
@@ -18,12 +23,71 @@ static strata_metric metric_of(strata_distance distance) {
   return STRATA_METRIC_DOT;
 }
 
-strata_collection *strata_collection_new(const char *name, uint32_t id,
-                                         const strata_vector_config *vectors,
-                                         size_t n_vectors) {
+/* Creates `path` unless it exists; mkdir's errno otherwise. */
+static int make_dir(const char *path) {
+  if (mkdir(path, 0755) == 0 || errno == EEXIST)
+    return 0;
+  return errno;
+}
+
+/* Sets c->dir to <data_dir>/collections/c<id> and creates it with its
+ * parent.  The id names it because collection names may hold any UTF-8
+ * and ids are never reused. */
+static strata_status make_collection_dir(strata_collection *c,
+                                         const char *data_dir) {
+  char *parent = NULL;
+  if (asprintf(&parent, "%s/collections", data_dir) < 0 ||
+      asprintf(&c->dir, "%s/c%u", parent, c->id) < 0) {
+    c->dir = NULL;
+    free(parent);
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+  }
+  int err = make_dir(parent);
+  const char *failed = parent;
+  if (err == 0) {
+    err = make_dir(c->dir);
+    failed = c->dir;
+  }
+  strata_status st = STRATA_OK;
+  if (err != 0)
+    st = strata_fail(STRATA_ERR_IO,
+                     "collection \"%s\": cannot create directory %s for its "
+                     "on_disk vectors (%s); make the data directory "
+                     "writable or set on_disk to false",
+                     c->name, failed, strerror(err));
+  free(parent);
+  if (err != 0) {
+    free(c->dir);
+    c->dir = NULL;
+  }
+  return st;
+}
+
+/* Initialises the slot store of `space`, in a file under c->dir when
+ * the vector is on_disk. */
+static strata_status init_store(strata_collection *c, strata_space *space) {
+  if (!space->on_disk) {
+    if (strata_vs_init(&space->store, space->dim) != 0)
+      return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+    return STRATA_OK;
+  }
+  if (strata_vs_init_file(&space->store, space->dim, c->dir) == 0)
+    return STRATA_OK;
+  return strata_fail(space->store.file_failed ? STRATA_ERR_IO
+                                              : STRATA_ERR_NO_MEMORY,
+                     "collection \"%s\", vector \"%s\": %s", c->name,
+                     space->name, strata_vs_error(&space->store));
+}
+
+strata_status strata_collection_new(const char *data_dir, const char *name,
+                                    uint32_t id,
+                                    const strata_vector_config *vectors,
+                                    size_t n_vectors,
+                                    strata_collection **out) {
+  *out = NULL;
   strata_collection *c = calloc(1, sizeof *c);
   if (!c)
-    return NULL;
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
   c->name = strdup(name);
   c->id = id;
   c->spaces = calloc(n_vectors, sizeof *c->spaces);
@@ -31,10 +95,14 @@ strata_collection *strata_collection_new(const char *name, uint32_t id,
   c->live = roaring_bitmap_create();
   if (!c->name || !c->spaces || !c->live) {
     strata_collection_free(c);
-    return NULL;
+    return strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
   }
   c->n_spaces = n_vectors;
-  for (size_t s = 0; s < n_vectors; s++) {
+  strata_status st = STRATA_OK;
+  for (size_t s = 0; s < n_vectors && st == STRATA_OK; s++)
+    if (vectors[s].on_disk && !c->dir)
+      st = make_collection_dir(c, data_dir);
+  for (size_t s = 0; s < n_vectors && st == STRATA_OK; s++) {
     strata_space *space = &c->spaces[s];
     space->name = strdup(vectors[s].name ? vectors[s].name : "");
     space->dim = vectors[s].dim;
@@ -44,13 +112,20 @@ strata_collection *strata_collection_new(const char *name, uint32_t id,
     space->hnsw_params.ef_construct = vectors[s].hnsw.ef_construct;
     space->full_scan_threshold_kb = vectors[s].hnsw.full_scan_threshold_kb;
     space->quantization = vectors[s].quantization;
-    if (!space->name || strata_vs_init(&space->store, space->dim) != 0 ||
-        strata_space_index_create(space) != 0) {
-      strata_collection_free(c);
-      return NULL;
-    }
+    space->on_disk = vectors[s].on_disk != 0;
+    if (!space->name)
+      st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
+    if (st == STRATA_OK)
+      st = init_store(c, space);
+    if (st == STRATA_OK && strata_space_index_create(space) != 0)
+      st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
   }
-  return c;
+  if (st != STRATA_OK) {
+    strata_collection_free(c);
+    return st;
+  }
+  *out = c;
+  return STRATA_OK;
 }
 
 void strata_collection_free(strata_collection *c) {
@@ -68,6 +143,12 @@ void strata_collection_free(strata_collection *c) {
     if (c->spaces[s].store.chunks)
       strata_vs_destroy(&c->spaces[s].store);
   }
+  /* The stores' files have no names, so the directory is empty by now.
+   * Removing it does not disturb another handle on the same data
+   * directory: its unnamed files stay usable. */
+  if (c->dir)
+    rmdir(c->dir);
+  free(c->dir);
   free(c->spaces);
   for (size_t i = 0; i < c->n_field_indexes; i++)
     strata_payload_index_free(c->field_indexes[i]);
@@ -106,17 +187,24 @@ static int grow_array(void **array, size_t elem, size_t *cap, size_t need) {
   return 0;
 }
 
-int strata_collection_reserve(strata_collection *c, size_t n) {
+static strata_status reserve_failed(const strata_collection *c, size_t n) {
+  return strata_fail(STRATA_ERR_NO_MEMORY,
+                     "out of memory: cannot hold %zu more points in "
+                     "collection \"%s\"",
+                     n, c->name);
+}
+
+strata_status strata_collection_reserve(strata_collection *c, size_t n) {
   if (strata_id_map_reserve(&c->ids, n) != 0)
-    return -1;
+    return reserve_failed(c, n);
 
   /* Point table: points, slots and free_points share one capacity. */
   size_t need = c->points_used + n;
   if (need > UINT32_MAX - 1)
-    return -1;
+    return reserve_failed(c, n);
   size_t cap = c->points_cap;
   if (grow_array((void **)&c->points, sizeof *c->points, &cap, need) != 0)
-    return -1;
+    return reserve_failed(c, n);
   if (cap != c->points_cap) {
     uint32_t *slots = realloc(c->slots, cap * c->n_spaces * sizeof *slots);
     uint32_t *free_points =
@@ -124,22 +212,29 @@ int strata_collection_reserve(strata_collection *c, size_t n) {
     if (slots)
       c->slots = slots;
     if (!free_points)
-      return -1;
+      return reserve_failed(c, n);
     c->free_points = free_points;
     c->points_cap = cap;
   }
 
   for (size_t s = 0; s < c->n_spaces; s++) {
     strata_space *space = &c->spaces[s];
-    if (strata_vs_reserve(&space->store, n) != 0)
-      return -1;
+    if (strata_vs_reserve(&space->store, n) != 0) {
+      if (!space->store.file_failed)
+        return reserve_failed(c, n);
+      return strata_fail(STRATA_ERR_IO,
+                         "cannot hold %zu more points in collection \"%s\", "
+                         "vector \"%s\": %s",
+                         n, c->name, space->name,
+                         strata_vs_error(&space->store));
+    }
     size_t slots_needed = space->store.n_slots + n;
     if (grow_array((void **)&space->owner, sizeof *space->owner,
                    &space->owner_cap, slots_needed) != 0 ||
         strata_space_index_reserve(space, n) != 0)
-      return -1;
+      return reserve_failed(c, n);
   }
-  return 0;
+  return STRATA_OK;
 }
 
 /* While loading, puts the vector of point `id` in the slot the saved

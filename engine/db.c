@@ -124,6 +124,9 @@ static char *config_to_json(uint32_t id, const strata_vector_config *vectors,
           v, "quantization",
           json_pack("{s:s,s:f,s:b}", "type", "int8", "quantile",
                     (double)q->quantile, "always_ram", q->always_ram != 0));
+    /* Likewise only on_disk vectors get the key. */
+    if (vectors[i].on_disk)
+      json_object_set_new(v, "on_disk", json_true());
     json_array_append_new(list, v);
   }
   json_object_set_new(root, "vectors", list);
@@ -156,17 +159,33 @@ static int quantization_from_json(const char *vector_name, uint32_t dim,
              : -1;
 }
 
-/* Parses a stored config; returns NULL (with the error set) when it is
- * damaged. */
-static strata_collection *config_from_json(const char *name, const char *text,
-                                           size_t len) {
+/* Reads the "on_disk" key of a stored vector config; a missing key
+ * (configs written before on_disk existed) means 0.  Returns 0, or -1
+ * when it is not a boolean. */
+static int on_disk_from_json(const json_t *value, int *out) {
+  *out = 0;
+  if (!value)
+    return 0;
+  if (!json_is_boolean(value))
+    return -1;
+  *out = json_is_true(value);
+  return 0;
+}
+
+/* Parses a stored config and creates the collection in *out.  Fails with
+ * STRATA_ERR_CORRUPTION when the config is damaged, or with the error of
+ * strata_collection_new(). */
+static strata_status config_from_json(const char *data_dir, const char *name,
+                                      const char *text, size_t len,
+                                      strata_collection **out) {
   json_error_t jerr;
   json_t *root = json_loadb(text, len, 0, &jerr);
   json_t *list = root ? json_object_get(root, "vectors") : NULL;
   json_t *id = root ? json_object_get(root, "id") : NULL;
   size_t n = json_array_size(list);
   strata_vector_config *vectors = calloc(n ? n : 1, sizeof *vectors);
-  strata_collection *c = NULL;
+  strata_status st = STRATA_OK;
+  *out = NULL;
   int ok = json_is_integer(id) && n > 0 && vectors;
   for (size_t i = 0; ok && i < n; i++) {
     json_t *v = json_array_get(list, i);
@@ -196,26 +215,26 @@ static strata_collection *config_from_json(const char *name, const char *text,
                STRATA_OK &&
            quantization_from_json(vectors[i].name, vectors[i].dim, distance,
                                   json_object_get(v, "quantization"),
-                                  &vectors[i].quantization) == 0;
+                                  &vectors[i].quantization) == 0 &&
+           on_disk_from_json(json_object_get(v, "on_disk"),
+                             &vectors[i].on_disk) == 0;
     }
   }
   if (ok && json_integer_value(id) >= 0 &&
       json_integer_value(id) <= UINT32_MAX) {
-    c = strata_collection_new(name, (uint32_t)json_integer_value(id), vectors,
-                              n);
-    if (!c)
-      strata_fail(STRATA_ERR_NO_MEMORY, "out of memory loading collection %s",
-                  name);
+    st = strata_collection_new(data_dir, name,
+                               (uint32_t)json_integer_value(id), vectors, n,
+                               out);
   } else {
-    strata_fail(STRATA_ERR_CORRUPTION,
-                "stored configuration of collection \"%s\" is damaged "
-                "(meta key collection/%s); restore the data directory from "
-                "a backup",
-                name, name);
+    st = strata_fail(STRATA_ERR_CORRUPTION,
+                     "stored configuration of collection \"%s\" is damaged "
+                     "(meta key collection/%s); restore the data directory "
+                     "from a backup",
+                     name, name);
   }
   free(vectors);
   json_decref(root);
-  return c;
+  return st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -236,10 +255,12 @@ static int load_collection_config(const uint8_t *key, size_t klen,
     st->status = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
     return 1;
   }
-  strata_collection *c = config_from_json(name, (const char *)value, vlen);
+  strata_collection *c = NULL;
+  strata_status status = config_from_json(st->db->path, name,
+                                          (const char *)value, vlen, &c);
   free(name);
-  if (!c) {
-    st->status = STRATA_ERR_CORRUPTION;
+  if (status != STRATA_OK) {
+    st->status = status;
     return 1;
   }
   if (catalogue_reserve(st->db) != 0) {
@@ -308,10 +329,9 @@ static int load_point(const uint8_t *key, size_t klen, const uint8_t *value,
                              strata_id_format(&id, idtext), c->name, vlen);
     return 1;
   }
-  if (strata_collection_reserve(c, 1) != 0) {
-    st->status = strata_fail(STRATA_ERR_NO_MEMORY,
-                             "out of memory loading collection \"%s\"",
-                             c->name);
+  strata_status reserved = strata_collection_reserve(c, 1);
+  if (reserved != STRATA_OK) {
+    st->status = reserved;
     return 1;
   }
   strata_collection_put(c, &id, st->vectors);
@@ -624,11 +644,14 @@ strata_status strata_collection_create(strata_db *db, const char *name,
     goto done;
   }
   uint32_t id = db->next_collection_id;
-  c = strata_collection_new(name, id, vectors, config->n_vectors);
+  st = strata_collection_new(db->path, name, id, vectors, config->n_vectors,
+                             &c);
+  if (st != STRATA_OK)
+    goto done;
   json = config_to_json(id, vectors, config->n_vectors);
   key = malloc(strlen(COLLECTION_KEY_PREFIX) + strlen(name) + 1);
   batch = strata_store_batch_new();
-  if (!c || !json || !key || !batch) {
+  if (!json || !key || !batch) {
     st = strata_fail(STRATA_ERR_NO_MEMORY, "out of memory");
     goto done;
   }
@@ -798,6 +821,7 @@ strata_status strata_collection_describe(strata_db *db, const char *name,
     info->vectors[s].hnsw.full_scan_threshold_kb =
         c->spaces[s].full_scan_threshold_kb;
     info->vectors[s].quantization = c->spaces[s].quantization;
+    info->vectors[s].on_disk = c->spaces[s].on_disk;
     if (c->spaces[s].graph) {
       strata_hnsw_info graph;
       strata_hnsw_get_info(c->spaces[s].graph, &graph);

@@ -51,6 +51,7 @@ typedef struct strata_space {
   uint32_t dim;
   strata_distance distance;
   strata_metric metric;
+  int on_disk; /* `store` keeps its rows in a file (strata_vector_config) */
   strata_vector_store store;
   uint32_t *owner;  /* slot -> point number */
   size_t owner_cap; /* entries allocated in owner */
@@ -74,6 +75,9 @@ typedef struct strata_space {
 typedef struct strata_collection {
   char *name;
   uint32_t id; /* key prefix in RocksDB; never reused */
+  /* <data dir>/collections/c<id>, where on_disk vectors keep their
+   * files; NULL when no vector is on_disk. */
+  char *dir;
   strata_space *spaces;
   size_t n_spaces;
   strata_id_map ids;       /* point id -> point number */
@@ -113,16 +117,25 @@ void strata_db_log(strata_db *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* collection.c: the in-memory structure. */
-/* Creates an empty collection; `vectors` must have resolved HNSW configs
- * (strata_hnsw_config_resolve). */
-strata_collection *strata_collection_new(const char *name, uint32_t id,
-                                         const strata_vector_config *vectors,
-                                         size_t n_vectors);
+/* Creates an empty collection in *out; `vectors` must have resolved HNSW
+ * configs (strata_hnsw_config_resolve).  Vectors with on_disk get their
+ * file in the collection's directory under `data_dir`, which is created
+ * when missing.  Errors: STRATA_ERR_NO_MEMORY, STRATA_ERR_IO (the
+ * directory or a file cannot be created). */
+strata_status strata_collection_new(const char *data_dir, const char *name,
+                                    uint32_t id,
+                                    const strata_vector_config *vectors,
+                                    size_t n_vectors,
+                                    strata_collection **out);
+/* Frees the collection and removes its directory of on_disk files, which
+ * is empty by then. */
 void strata_collection_free(strata_collection *c);
 /* Index of the space called `name` ("" when NULL), or -1. */
 int strata_collection_space(const strata_collection *c, const char *name);
-/* Reserves memory so that `n` upserts and deletes cannot fail. */
-int strata_collection_reserve(strata_collection *c, size_t n);
+/* Reserves memory, and file space for on_disk vectors, so that `n`
+ * upserts and deletes cannot fail.  Errors: STRATA_ERR_NO_MEMORY,
+ * STRATA_ERR_IO (an on_disk file cannot grow). */
+strata_status strata_collection_reserve(strata_collection *c, size_t n);
 /* Inserts or replaces a point.  vectors[s] is the vector of space s or
  * NULL when the point has none.  Needs a prior reserve. */
 void strata_collection_put(strata_collection *c, const strata_point_id *id,

@@ -282,15 +282,10 @@ strata_status strata_upsert(strata_db *db, const char *collection,
   /* Step 2: reserve memory so that applying cannot fail.  Growing moves
    * arrays that readers use, so it needs the exclusive lock too. */
   pthread_rwlock_wrlock(&db->lock);
-  int reserved = strata_collection_reserve(c, n_points);
+  st = strata_collection_reserve(c, n_points);
   pthread_rwlock_unlock(&db->lock);
-  if (reserved != 0) {
-    st = strata_fail(STRATA_ERR_NO_MEMORY,
-                     "out of memory: cannot hold %zu more points in "
-                     "collection \"%s\"",
-                     n_points, collection);
+  if (st != STRATA_OK)
     goto done;
-  }
 
   /* Step 3: make it durable. */
   st = strata_store_write(db->store, batch, sync);

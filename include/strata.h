@@ -193,8 +193,8 @@ typedef struct strata_quantization_config {
    * 0 with NONE. */
   float quantile;
   /* Qdrant's always_ram.  Stored and reported; Strata keeps the codes
-   * and the float vectors in RAM whatever its value.  Must be 0 with
-   * NONE. */
+   * in RAM whatever its value (the float vectors follow on_disk).  Must
+   * be 0 with NONE. */
   int always_ram;
 } strata_quantization_config;
 
@@ -209,6 +209,17 @@ typedef struct strata_vector_config {
   strata_distance distance;
   strata_hnsw_config hnsw; /* zero for the defaults */
   strata_quantization_config quantization; /* zero for none */
+  /* Qdrant's on_disk, default 0.  When 1, the float vectors live in a
+   * memory-mapped file under the collection's directory in the data
+   * directory instead of on the heap.  The kernel may then evict them
+   * from the page cache.  The HNSW graph and int8 codes stay on the
+   * heap.  The file is a cache rebuilt from the stored vectors at every
+   * strata_open() and deleted at close.  Creating the collection, opening
+   * the data directory and upserting fail with STRATA_ERR_IO when the
+   * file cannot be created or grown (a full disk, say).  Graph searches
+   * on int8 codes read only the rows they rescore; exact searches and
+   * graph searches on floats read every row they score. */
+  int on_disk;
 } strata_vector_config;
 
 typedef struct strata_collection_config {

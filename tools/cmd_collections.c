@@ -26,9 +26,12 @@ static const char create_help[] =
     "                        inside the code bounds, above 0.5 and at\n"
     "                        most 1 (default 0.99)\n"
     "  --always-ram          with int8: Qdrant's always_ram, stored and\n"
-    "                        shown; Strata keeps all vectors in RAM anyway\n"
-    "  (the HNSW and quantization options apply to every vector of the\n"
-    "  collection)\n"
+    "                        shown; Strata keeps the codes in RAM anyway\n"
+    "  --on-disk             keep the float vectors in a memory-mapped\n"
+    "                        file under DIR/collections instead of on the\n"
+    "                        heap; the graph and int8 codes stay in RAM\n"
+    "  (the HNSW, quantization and on-disk options apply to every vector\n"
+    "  of the collection)\n"
     "  --data DIR            database directory\n";
 
 /* Parses "NAME:DIM:DISTANCE"; the name may itself contain ':', so the
@@ -102,7 +105,8 @@ int cmd_create(int argc, char **argv) {
   static const cli_option_spec specs[] = {
       {"dim", 1}, {"distance", 1}, {"vector", 1}, {"m", 1},
       {"ef-construct", 1}, {"full-scan-threshold-kb", 1},
-      {"quantization", 1}, {"quantile", 1}, {"always-ram", 0}, {NULL, 0}};
+      {"quantization", 1}, {"quantile", 1}, {"always-ram", 0},
+      {"on-disk", 0}, {NULL, 0}};
   cli_args args;
   strata_vector_config *vectors = NULL;
   size_t n_vectors = 0;
@@ -187,6 +191,7 @@ int cmd_create(int argc, char **argv) {
   for (size_t i = 0; i < n_vectors; i++) {
     vectors[i].hnsw = hnsw;
     vectors[i].quantization = quantization;
+    vectors[i].on_disk = cli_has(&args, "on-disk");
   }
 
   db = cli_open_db(&args, 1);
@@ -293,6 +298,10 @@ static int describe_collection(strata_db *db, const char *name) {
              "codes %llu bytes\n",
              label, (double)q->quantile, q->always_ram ? "yes" : "no",
              (unsigned long long)info->quantization_bytes[i]);
+    if (info->vectors[i].on_disk)
+      printf("vector %s storage: on_disk, float vectors in a memory-mapped "
+             "file\n",
+             label);
   }
   for (size_t i = 0; i < info->n_field_indexes; i++)
     printf("payload index %s: %s\n", info->field_indexes[i].field,

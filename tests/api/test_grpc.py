@@ -1077,6 +1077,123 @@ class QuantizationTest(unittest.TestCase):
         self.assertEqual(server.exit_code, 0)
 
 
+class OnDiskTest(unittest.TestCase):
+    """VectorParams.on_disk: set on Create, returned by Get, kept across a
+    restart, and the same search results as a collection on the heap."""
+
+    def params(self, **fields):
+        return cpb.VectorParams(
+            size=16, distance=cpb.Euclid,
+            quantization_config=cpb.QuantizationConfig(
+                scalar=cpb.ScalarQuantization(type=cpb.Int8)),
+            **fields)
+
+    def test_on_disk(self):
+        import array
+        import random
+        data_dir = tempfile.mkdtemp(prefix="api-ondisk-", dir=SCRATCH)
+        collections_dir = os.path.join(data_dir, "collections")
+        rng = random.Random(17)
+        data = [list(array.array("f", [rng.uniform(-1, 1)
+                                       for _ in range(16)]))
+                for _ in range(2000)]
+        queries = [list(array.array("f", [rng.uniform(-1, 1)
+                                          for _ in range(16)]))
+                   for _ in range(5)]
+        try:
+            with harness.Server(BINARY, SCRATCH,
+                                data_dir=data_dir) as server:
+                channel = grpc.insecure_channel(server.address)
+                coll = cgrpc.CollectionsStub(channel)
+                points = pgrpc.PointsStub(channel)
+                # Ids 1, 2 and 3 in the order of creation.
+                for name, params in (("disk", self.params(on_disk=True)),
+                                     ("heap", self.params())):
+                    coll.Create(cpb.CreateCollection(
+                        collection_name=name,
+                        hnsw_config=cpb.HnswConfigDiff(full_scan_threshold=1),
+                        vectors_config=cpb.VectorsConfig(params=params)),
+                        timeout=10)
+                coll.Create(cpb.CreateCollection(
+                    collection_name="named",
+                    vectors_config=cpb.VectorsConfig(
+                        params_map=cpb.VectorParamsMap(map={
+                            "a": cpb.VectorParams(size=4, distance=cpb.Dot,
+                                                  on_disk=True),
+                            "b": cpb.VectorParams(size=4, distance=cpb.Dot,
+                                                  on_disk=False)}))),
+                    timeout=10)
+                self.check_flags(coll)
+                # The files have no names: one empty directory per
+                # collection with an on_disk vector.
+                self.assertEqual(sorted(os.listdir(collections_dir)),
+                                 ["c1", "c3"])
+                for sub in ("c1", "c3"):
+                    self.assertEqual(
+                        os.listdir(os.path.join(collections_dir, sub)), [])
+
+                for name in ("disk", "heap"):
+                    points.Upsert(ppb.UpsertPoints(
+                        collection_name=name, wait=True,
+                        points=[point(num(i), v)
+                                for i, v in enumerate(data)]), timeout=60)
+                before = self.compare(points, queries)
+                channel.close()
+            self.assertEqual(server.exit_code, 0)
+            self.assertEqual(os.listdir(collections_dir), [])
+
+            with harness.Server(BINARY, SCRATCH,
+                                data_dir=data_dir) as server:
+                channel = grpc.insecure_channel(server.address)
+                coll = cgrpc.CollectionsStub(channel)
+                points = pgrpc.PointsStub(channel)
+                self.check_flags(coll)
+                self.assertEqual(self.compare(points, queries), before)
+                coll.Delete(cpb.DeleteCollection(collection_name="disk"),
+                            timeout=10)
+                self.assertEqual(os.listdir(collections_dir), ["c3"])
+                channel.close()
+            self.assertEqual(server.exit_code, 0)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+    def check_flags(self, coll):
+        def get(name):
+            return coll.Get(cpb.GetCollectionInfoRequest(
+                collection_name=name), timeout=10).result.config.params
+
+        disk = get("disk").vectors_config.params
+        self.assertTrue(disk.HasField("on_disk"))
+        self.assertTrue(disk.on_disk)
+        self.assertFalse(get("heap").vectors_config.params.HasField(
+            "on_disk"))
+        named = get("named").vectors_config.params_map.map
+        self.assertTrue(named["a"].on_disk)
+        # The engine stores no difference between false and unset.
+        self.assertFalse(named["b"].HasField("on_disk"))
+
+    def compare(self, points, queries):
+        """Searches both collections (graph on int8 codes, graph on
+        floats, exact); asserts equal ids and scores and returns them."""
+        results = []
+        for q in queries:
+            for params in (ppb.SearchParams(),
+                           ppb.SearchParams(
+                               quantization=ppb.QuantizationSearchParams(
+                                   ignore=True)),
+                           ppb.SearchParams(exact=True)):
+                got = {}
+                for name in ("disk", "heap"):
+                    hits = points.Search(ppb.SearchPoints(
+                        collection_name=name, vector=q, limit=10,
+                        params=params), timeout=10).result
+                    got[name] = [(id_of(x.id), x.score) for x in hits]
+                self.assertEqual(len(got["disk"]), 10)
+                self.assertEqual(got["disk"], got["heap"])
+                results.append(got["disk"])
+        return results
+
+
 class InvalidNamesTest(unittest.TestCase):
     def test_names_not_utf8(self):
         # The engine refuses names that are not UTF-8, so a collection
