@@ -27,18 +27,14 @@ typedef struct planner {
   const strata_payload_indexes *indexes;
   const roaring_bitmap_t *all;
   int oom;
+  uint64_t universe; /* the largest point number of `all`, plus one */
+  int all_full;      /* `all` contains every point number below universe */
 } planner;
 
 typedef struct candidates {
   roaring_bitmap_t *bm;
   int exact;
 } candidates;
-
-/* Checking a point in a point-to-value table costs about this many
- * times less than collecting a point of a range lookup (about 7 ns
- * against 13 to 18 ns in bench/filter on GloVe-100, 340,479 points).
- * An estimate from those runs. */
-#define RESTRICT_RATIO 2
 
 static candidates everything(planner *p) {
   candidates r = {roaring_bitmap_copy(p->all), 0};
@@ -48,6 +44,18 @@ static candidates everything(planner *p) {
 }
 
 static candidates filter_candidates(planner *p, const strata_filter *f);
+
+/* Intersects bm with the point set.  When that set contains every point
+ * number below p->universe, the intersection can only drop points at
+ * or past it, so it is skipped when bm has none.  That saves a pass over
+ * each container, which costs a popcount per 64-bit word in CRoaring
+ * 0.2.66 as Debian builds it (without the POPCNT instruction). */
+static void intersect_all(planner *p, roaring_bitmap_t *bm) {
+  if (p->all_full &&
+      (roaring_bitmap_is_empty(bm) || roaring_bitmap_maximum(bm) < p->universe))
+    return;
+  roaring_bitmap_and_inplace(bm, p->all);
+}
 
 /* Intersects the lookup results of every index on `field` (the
  * condition's key, or the key under a nested prefix).  Each is a
@@ -91,7 +99,7 @@ static candidates field_candidates(planner *p, const strata_condition *c) {
   candidates r = index_lookups(p, c, c->key.text);
   if (!r.bm)
     return everything(p);
-  roaring_bitmap_and_inplace(r.bm, p->all);
+  intersect_all(p, r.bm);
   return r;
 }
 
@@ -108,7 +116,7 @@ static candidates has_id_candidates(planner *p, const strata_condition *c) {
     if (p->indexes->resolve_id(p->indexes->resolve_arg, &c->ids[i], &point))
       roaring_bitmap_add(r.bm, point);
   }
-  roaring_bitmap_and_inplace(r.bm, p->all);
+  intersect_all(p, r.bm);
   return r;
 }
 
@@ -202,7 +210,7 @@ static candidates nested_candidates(planner *p, const strata_condition *c) {
   free(prefix);
   if (!r.bm)
     return everything(p);
-  roaring_bitmap_and_inplace(r.bm, p->all);
+  intersect_all(p, r.bm);
   return r;
 }
 
@@ -287,11 +295,13 @@ static void intersect(planner *p, candidates *acc, candidates part) {
 }
 
 /* A must condition that is a range on the values of a numeric or
- * datetime index, and the upper bound of its lookup's size. */
+ * datetime index, the upper bound of its lookup's size, and the cost of
+ * the lookup in point checks (strata_payload_index_range_cost()). */
 typedef struct deferred_range {
   const strata_condition *c;
   const strata_payload_index *ix;
   uint64_t size;
+  uint64_t cost;
 } deferred_range;
 
 /* Finds the only index on the condition's field and, when the condition
@@ -313,7 +323,8 @@ static int range_to_defer(planner *p, const strata_condition *c,
       return 0;
     found = ix;
   }
-  if (!found || !strata_payload_index_range_size(found, c, &out->size))
+  if (!found || !strata_payload_index_range_size(found, c, &out->size) ||
+      !strata_payload_index_range_cost(found, c, &out->cost))
     return 0;
   out->c = c;
   out->ix = found;
@@ -325,15 +336,34 @@ static int compare_deferred(const void *a, const void *b) {
   return x->size < y->size ? -1 : x->size > y->size;
 }
 
+/* Estimates what intersecting bitmaps of a and b points costs, in the
+ * unit of strata_payload_index_range_cost() (one point checked through a
+ * point-to-value table, 5 to 14 ns).  CRoaring stores a 2^16 range of
+ * point numbers as an array when it contains at most 4,096 points (one
+ * sixteenth), else as a bitset.  Two arrays intersect by a merge,
+ * about 3 ns per element; an array and a bitset by a bit test per array
+ * element; two bitsets by a word AND per 64 point numbers, plus
+ * extracting the result as an array when it is sparse (about 3 ns per
+ * result point).  Estimates from timing CRoaring 0.2.66 (Debian build)
+ * on random bitmaps of 340,479 point numbers. */
+static uint64_t and_cost(uint64_t a, uint64_t b, uint64_t universe) {
+  int dense_a = a * 16 > universe, dense_b = b * 16 > universe;
+  if (!dense_a && !dense_b)
+    return (a + b) / 2;
+  if (!dense_a || !dense_b)
+    return (dense_a ? b : a) / 4;
+  double both = (double)a * (double)b / (double)(universe ? universe : 1);
+  return universe / 1024 + (uint64_t)(both / 2);
+}
+
 /* Intersects the candidates of every must condition into *acc.
  *
- * A range lookup collects every point of the range, about 13 ns per
- * point on GloVe-100 (bench/filter), however few points the other
- * conditions leave.  So ranges on numeric and datetime indexes come
- * last, smallest first.  When the candidates so far are fewer than
- * RESTRICT_RATIO times a range's size, the planner checks each
- * candidate's value in the index's point-to-value table instead, at a
- * few ns per candidate.  Both ways give the same bitmap and exactness. */
+ * A range lookup costs the same however few points the other conditions
+ * leave.  So ranges on numeric and datetime indexes come last, smallest
+ * first.  When checking each candidate's value in the index's
+ * point-to-value table costs less than the lookup and the intersection
+ * with its result, the planner does that instead.  Both ways give the
+ * same bitmap and exactness. */
 static void must_candidates(planner *p, const strata_filter *f,
                             candidates *acc) {
   deferred_range *ranges = malloc(f->n_must * sizeof *ranges);
@@ -351,8 +381,9 @@ static void must_candidates(planner *p, const strata_filter *f,
   qsort(ranges, n_ranges, sizeof *ranges, compare_deferred);
 
   for (size_t i = 0; i < n_ranges && !p->oom; i++) {
-    if (acc->bm && roaring_bitmap_get_cardinality(acc->bm) <
-                       RESTRICT_RATIO * ranges[i].size) {
+    uint64_t n = acc->bm ? roaring_bitmap_get_cardinality(acc->bm) : 0;
+    if (acc->bm &&
+        n < ranges[i].cost + and_cost(n, ranges[i].size, p->universe)) {
       int exact = 1;
       int done =
           strata_payload_index_restrict(ranges[i].ix, ranges[i].c, &acc->bm,
@@ -418,7 +449,11 @@ strata_status strata_filter_candidates(const strata_filter *filter,
                                        const strata_payload_indexes *indexes,
                                        const roaring_bitmap_t *all_points,
                                        roaring_bitmap_t **out, int *exact) {
-  planner p = {indexes, all_points, 0};
+  planner p = {indexes, all_points, 0, 0, 0};
+  if (!roaring_bitmap_is_empty(all_points)) {
+    p.universe = (uint64_t)roaring_bitmap_maximum(all_points) + 1;
+    p.all_full = roaring_bitmap_get_cardinality(all_points) == p.universe;
+  }
   candidates r = filter_candidates(&p, filter);
   if (p.oom) {
     release(&r);
@@ -458,7 +493,7 @@ static strata_estimate filter_estimate(estimator *es, const strata_filter *f);
 
 static strata_estimate field_estimate(estimator *es,
                                       const strata_condition *c) {
-  planner p = {es->indexes, NULL, 0};
+  planner p = {es->indexes, NULL, 0, 0, 0};
   candidates r = index_lookups(&p, c, c->key.text);
   if (p.oom)
     es->oom = 1;
@@ -477,7 +512,7 @@ static strata_estimate field_estimate(estimator *es,
 /* A nested condition: its lookups give a bound, never an exact count. */
 static strata_estimate nested_estimate(estimator *es,
                                        const strata_condition *c) {
-  planner p = {es->indexes, NULL, 0};
+  planner p = {es->indexes, NULL, 0, 0, 0};
   char *prefix = nested_path("", c->key.text, 1);
   if (!prefix) {
     es->oom = 1;

@@ -146,9 +146,23 @@ strata_status strata_payload_index_create(const char *field,
   return STRATA_OK;
 }
 
+static void free_buckets(strata_payload_index *ix) {
+  for (size_t l = 0; l < ix->n_levels; l++) {
+    strata_bucket_level *level = &ix->levels[l];
+    for (size_t b = 0; level->maps && b < level->count; b++)
+      if (level->maps[b])
+        roaring_bitmap_free(level->maps[b]);
+    free(level->maps);
+  }
+  free(ix->levels);
+  ix->levels = NULL;
+  ix->n_levels = 0;
+}
+
 void strata_payload_index_free(strata_payload_index *ix) {
   if (!ix)
     return;
+  free_buckets(ix);
   strata_path_free(&ix->path);
   table_free(&ix->keys);
   free(ix->entries);
@@ -256,6 +270,19 @@ static int entry_before(const strata_payload_index *ix,
   return e->point < point;
 }
 
+/* Takes `point` out of every bucket that contains the sorted entry at
+ * `position`, which has just died.  The point's other values die in the
+ * same removal, so no bucket keeps it for another live entry. */
+static void unbucket(strata_payload_index *ix, size_t position,
+                     uint32_t point) {
+  for (size_t l = 0; l < ix->n_levels; l++) {
+    strata_bucket_level *level = &ix->levels[l];
+    size_t b = position / level->size;
+    if (b < level->count)
+      roaring_bitmap_remove(level->maps[b], point);
+  }
+}
+
 /* Finds a live entry (value, point) and marks it dead: a binary search
  * in the sorted head, a scan of the unsorted tail. */
 static void kill_entry(strata_payload_index *ix, int64_t i, double d,
@@ -275,6 +302,8 @@ static void kill_entry(strata_payload_index *ix, int64_t i, double d,
     if (same && !e->dead) {
       e->dead = 1;
       ix->n_dead++;
+      if (k < ix->n_sorted)
+        unbucket(ix, k, point);
       return;
     }
     /* Past the pair in the sorted head: continue in the tail. */
@@ -473,6 +502,52 @@ static int compare_entries_double(const void *a, const void *b) {
  * when they are also at most 1/16 of the sorted ones. */
 #define MAX_LAZY_TAIL 4096
 
+/* Builds the bucket levels over the sorted entries, which have no dead
+ * ones right after a merge.  Level 0 is filled from the entries, and
+ * each bucket of a higher level is the union of STRATA_BUCKET_FANOUT
+ * buckets of the level below.  Out of memory leaves no levels. */
+static void build_buckets(strata_payload_index *ix) {
+  free_buckets(ix);
+  size_t n = ix->n_sorted, n_levels = 0;
+  for (size_t size = STRATA_BUCKET_BASE; size <= n;
+       size *= STRATA_BUCKET_FANOUT)
+    n_levels++;
+  if (n_levels == 0)
+    return;
+  ix->levels = calloc(n_levels, sizeof *ix->levels);
+  if (!ix->levels)
+    return;
+  ix->n_levels = n_levels;
+
+  uint32_t points[STRATA_BUCKET_BASE];
+  size_t size = STRATA_BUCKET_BASE;
+  int failed = 0;
+  for (size_t l = 0; l < n_levels && !failed; l++) {
+    strata_bucket_level *level = &ix->levels[l];
+    level->size = size;
+    level->count = n / size;
+    level->maps = calloc(level->count, sizeof *level->maps);
+    failed = level->maps == NULL;
+    for (size_t b = 0; b < level->count && !failed; b++) {
+      if (l == 0) {
+        const strata_num_entry *e = ix->entries + b * size;
+        for (size_t k = 0; k < size; k++)
+          points[k] = e[k].point;
+        level->maps[b] = roaring_bitmap_of_ptr(size, points);
+      } else {
+        level->maps[b] = roaring_bitmap_or_many(
+            STRATA_BUCKET_FANOUT,
+            (const roaring_bitmap_t **)ix->levels[l - 1].maps +
+                b * STRATA_BUCKET_FANOUT);
+      }
+      failed = level->maps[b] == NULL;
+    }
+    size *= STRATA_BUCKET_FANOUT;
+  }
+  if (failed)
+    free_buckets(ix);
+}
+
 strata_status strata_payload_index_prepare(strata_payload_index *ix) {
   size_t tail = ix->n_entries - ix->n_sorted;
   if (tail <= MAX_LAZY_TAIL && tail * 16 <= ix->n_sorted &&
@@ -505,6 +580,7 @@ strata_status strata_payload_index_prepare(strata_payload_index *ix) {
   ix->cap_entries = ix->n_entries ? ix->n_entries : 1;
   ix->n_entries = ix->n_sorted = out;
   ix->n_dead = 0;
+  build_buckets(ix);
   return STRATA_OK;
 }
 

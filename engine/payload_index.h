@@ -11,7 +11,11 @@
  * integer, float and datetime values in an array of (value, point)
  * sorted by value.  Additions go to an unsorted tail that queries scan
  * linearly until strata_payload_index_prepare() merges it in, and
- * removals mark entries dead until then.
+ * removals mark entries dead until then.  Each merge also cuts the
+ * sorted array into buckets, in levels of growing bucket size, and
+ * builds a bitmap of the points of each bucket.  A range lookup then
+ * unites the few bitmaps of the buckets it covers and checks only the
+ * entries of the two partial buckets at its ends.
  * Integer, float and datetime indexes also keep a point-to-value table,
  * current after every add and remove, for strata_payload_index_restrict().
  *
@@ -120,6 +124,16 @@ int strata_payload_index_lookup(const strata_payload_index *index,
 int strata_payload_index_range_size(const strata_payload_index *index,
                                     const strata_condition *condition,
                                     uint64_t *size);
+
+/* Sets *cost to an estimate of what strata_payload_index_lookup() costs
+ * for a range condition, in units of one point checked by
+ * strata_payload_index_restrict(), and returns 1.  Returns 0 when the
+ * condition is not a range on this index's values.  A range that covers
+ * whole buckets costs a union of a few bitmaps, so a wide range is cheap
+ * to look up. */
+int strata_payload_index_range_cost(const strata_payload_index *index,
+                                    const strata_condition *condition,
+                                    uint64_t *cost);
 
 /* Replaces *points with its intersection with the lookup result of a
  * range condition, found by checking each point's value in the index's

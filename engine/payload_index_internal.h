@@ -28,6 +28,22 @@ typedef struct strata_num_entry {
   uint32_t dead; /* removed; dropped by the next prepare */
 } strata_num_entry;
 
+/* One level of bucket bitmaps over the sorted entries.  Bucket b covers
+ * entries [b * size, (b + 1) * size), and maps[b] contains the points
+ * of its live entries.  A partial bucket at the end is not stored. */
+typedef struct strata_bucket_level {
+  size_t size;  /* entries per bucket */
+  size_t count; /* whole buckets, n_sorted / size */
+  roaring_bitmap_t **maps;
+} strata_bucket_level;
+
+/* Entries per bucket of the finest level, and the factor between the
+ * sizes of neighbouring levels.  A range covers at most
+ * 2 * (STRATA_BUCKET_FANOUT - 1) buckets of each level below the top
+ * one, and at most STRATA_BUCKET_FANOUT - 1 of the top one. */
+#define STRATA_BUCKET_BASE 512
+#define STRATA_BUCKET_FANOUT 2
+
 struct strata_payload_index {
   strata_path path;
   strata_index_type type;
@@ -49,6 +65,16 @@ struct strata_payload_index {
   int64_t *value_i;
   double *value_d;
   size_t n_values;
+  /* Bucket bitmaps of integer, float and datetime indexes, level 0 the
+   * finest.  They cover entries[0, n_sorted): every prepare that merges
+   * rebuilds them, and every removal of a sorted entry takes its point
+   * out of the buckets that contain the entry.  A point loses all its
+   * values at once (add requires a point without values), so no live
+   * entry of the point is left in those buckets.  n_levels is 0 when
+   * there are too few sorted entries or the last build ran out of
+   * memory, and range lookups then collect the entries one by one. */
+  strata_bucket_level *levels;
+  size_t n_levels;
   int broken; /* an add or remove failed: the contents are incomplete */
 };
 

@@ -45,6 +45,38 @@ static void add_key(const strata_payload_index *ix, const char *key, size_t len,
     roaring_bitmap_or_inplace(a->bm, e->points);
 }
 
+/* Adds the points of every keyword of a match any.  From four bitmaps
+ * on, one union of all of them is cheaper than adding them in turn.  For
+ * 9 keywords matching 157,000 of 340,479 points it took 67 us against
+ * 97 us, but for 2 keywords matching 16,000 points 59 us against 22 us
+ * (CRoaring 0.2.66). */
+static void add_keywords(const strata_payload_index *ix,
+                         const strata_condition *c, lookup *a) {
+  const roaring_bitmap_t **maps = malloc((c->n_values + 1) * sizeof *maps);
+  if (!maps) {
+    for (size_t i = 0; i < c->n_values; i++)
+      add_key(ix, c->keywords[i], c->keyword_lens[i], a);
+    return;
+  }
+  size_t n = 0;
+  maps[n++] = a->bm;
+  for (size_t i = 0; i < c->n_values; i++) {
+    const strata_key_entry *e =
+        strata_key_table_get(&ix->keys, c->keywords[i], c->keyword_lens[i]);
+    if (e)
+      maps[n++] = e->points;
+  }
+  roaring_bitmap_t *all = n > 4 ? roaring_bitmap_or_many(n, maps) : NULL;
+  free(maps);
+  if (!all) {
+    for (size_t i = 0; i < c->n_values; i++)
+      add_key(ix, c->keywords[i], c->keyword_lens[i], a);
+    return;
+  }
+  roaring_bitmap_free(a->bm);
+  a->bm = all;
+}
+
 /* ------------------------------------------------------------------ */
 /* Keyword and UUID                                                     */
 
@@ -61,8 +93,7 @@ static void keyword_lookup(const strata_payload_index *ix,
     if (c->kind == STRATA_COND_MATCH_VALUE)
       add_key(ix, c->keyword, c->keyword_len, a);
     else
-      for (size_t i = 0; i < c->n_values; i++)
-        add_key(ix, c->keywords[i], c->keyword_lens[i], a);
+      add_keywords(ix, c, a);
     return;
   case STRATA_COND_MATCH_EXCEPT:
     if (!keywords) {
@@ -225,13 +256,92 @@ static void sorted_range(const strata_payload_index *ix,
   *end = lo;
 }
 
+/* Bitmaps a bucketed range lookup unites at most: 2 * (fanout - 1) per
+ * level, and a level per factor of the fanout in 2^32 entries. */
+#define MAX_RANGE_BUCKETS 128
+
+/* Finds the largest stored bucket that starts at sorted position `pos`
+ * and ends at or before `end`.  Returns its level, or -1 when even a
+ * bucket of level 0 does not fit. */
+static int bucket_at(const strata_payload_index *ix, size_t pos, size_t end) {
+  for (size_t l = ix->n_levels; l-- > 0;) {
+    const strata_bucket_level *level = &ix->levels[l];
+    if (pos % level->size == 0 && pos + level->size <= end &&
+        pos / level->size < level->count)
+      return (int)l;
+  }
+  return -1;
+}
+
+/* Adds the points of sorted entries [first, end) as the union of the
+ * whole buckets they cover and of a bitmap of the live entries of the
+ * partial buckets at both ends.  Returns 0, adding nothing, when the
+ * index has no buckets, the range covers no whole bucket of level 0, or
+ * memory runs out. */
+static int add_bucketed(const strata_payload_index *ix, size_t first,
+                        size_t end, lookup *a) {
+  if (ix->n_levels == 0)
+    return 0;
+  size_t base = ix->levels[0].size;
+  size_t lo = (first + base - 1) / base * base, hi = end / base * base;
+  if (lo >= hi)
+    return 0;
+
+  /* Greedy from the left: sizes grow to the largest bucket that fits,
+   * then shrink towards `hi`. */
+  const roaring_bitmap_t *maps[MAX_RANGE_BUCKETS + 1];
+  size_t n_maps = 0;
+  for (size_t pos = lo; pos < hi;) {
+    int l = bucket_at(ix, pos, hi);
+    /* Neither can happen: every level-0 bucket below hi is stored, and
+     * the levels are fewer than MAX_RANGE_BUCKETS allows for. */
+    if (l < 0 || n_maps == MAX_RANGE_BUCKETS)
+      return 0;
+    const strata_bucket_level *level = &ix->levels[l];
+    maps[n_maps++] = level->maps[pos / level->size];
+    pos += level->size;
+  }
+
+  /* The live entries of the two partial buckets become one more bitmap,
+   * built from their points in order: adding them one by one to the
+   * union would cost a container search and an insertion each. */
+  size_t n_edge = (lo - first) + (end - hi), m = 0;
+  uint32_t edge[2 * 2 * STRATA_BUCKET_BASE];
+  uint32_t *tmp = edge + n_edge;
+  for (size_t k = first; k < lo; k++)
+    if (!ix->entries[k].dead)
+      edge[m++] = ix->entries[k].point;
+  for (size_t k = hi; k < end; k++)
+    if (!ix->entries[k].dead)
+      edge[m++] = ix->entries[k].point;
+  radix_sort_points(edge, tmp, m);
+  roaring_bitmap_t *edges = roaring_bitmap_of_ptr(m, edge);
+  if (!edges)
+    return 0;
+  maps[n_maps++] = edges;
+
+  roaring_bitmap_t *whole = roaring_bitmap_or_many(n_maps, maps);
+  roaring_bitmap_free(edges);
+  if (!whole)
+    return 0;
+  if (roaring_bitmap_is_empty(a->bm)) {
+    roaring_bitmap_free(a->bm);
+    a->bm = whole;
+  } else {
+    roaring_bitmap_or_inplace(a->bm, whole);
+    roaring_bitmap_free(whole);
+  }
+  return 1;
+}
+
 /* Points whose value lies within the bounds: binary searches in the
  * sorted head, a scan of the unsorted tail. */
 static void range_entries(const strata_payload_index *ix,
                           const strata_bounds *b, lookup *a) {
   size_t first, end;
   sorted_range(ix, b, &first, &end);
-  add_entries(ix->entries + first, end - first, a);
+  if (!add_bucketed(ix, first, end, a))
+    add_entries(ix->entries + first, end - first, a);
   for (size_t k = ix->n_sorted; k < ix->n_entries; k++)
     if (!below_lower(ix, b, &ix->entries[k]) &&
         !above_upper(ix, b, &ix->entries[k]))
@@ -458,6 +568,35 @@ int strata_payload_index_range_size(const strata_payload_index *ix,
   *size = (uint64_t)(end - first) + (ix->n_entries - ix->n_sorted);
   if (ix->type == STRATA_INDEX_INTEGER)
     *size += roaring_bitmap_get_cardinality(ix->other);
+  return 1;
+}
+
+/* Costs of a range lookup in units of one point check of
+ * strata_payload_index_restrict(), which takes 5 to 14 ns.  Collecting
+ * the entries one by one costs about 2 units per entry (13 to 18 ns).
+ * With buckets, a lookup costs about 4,000 units plus one per 40
+ * entries: 33 us for a 1% range and 88 us for a 90% one.  Estimates
+ * from lookups and restricts of 68,000 points on an integer index of
+ * 340,479 uniform values (2 vCPU Xeon, Release build). */
+#define ENTRY_LOOKUP_COST 2
+#define BUCKETED_LOOKUP_COST 4000
+#define BUCKETED_ENTRIES_PER_UNIT 40
+
+int strata_payload_index_range_cost(const strata_payload_index *ix,
+                                    const strata_condition *c,
+                                    uint64_t *cost) {
+  if (ix->broken || !is_value_range(ix, c))
+    return 0;
+  size_t first, end;
+  sorted_range(ix, &c->bounds, &first, &end);
+  uint64_t tail = ix->n_entries - ix->n_sorted;
+  size_t base = ix->n_levels ? ix->levels[0].size : 0;
+  int bucketed = base && end / base > (first + base - 1) / base;
+  if (bucketed)
+    *cost = BUCKETED_LOOKUP_COST + (end - first) / BUCKETED_ENTRIES_PER_UNIT;
+  else
+    *cost = ENTRY_LOOKUP_COST * (uint64_t)(end - first);
+  *cost += tail;
   return 1;
 }
 

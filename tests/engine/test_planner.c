@@ -150,6 +150,132 @@ static double recall(strata_db *db, const char *filter_json) {
   return total ? (double)found / (double)total : 0;
 }
 
+/* The payload of each point as the combined checks model it: n has one
+ * value, or two when n2 >= 0. */
+typedef struct model {
+  int alive[N + NO_VECTOR];
+  long n[N + NO_VECTOR], n2[N + NO_VECTOR];
+  int bucket[N + NO_VECTOR], half[N + NO_VECTOR];
+} model;
+
+static int n_in(const model *m, size_t i, long lo, long hi) {
+  return (m->n[i] >= lo && m->n[i] < hi) ||
+         (m->n2[i] >= 0 && m->n2[i] >= lo && m->n2[i] < hi);
+}
+
+/* Counts combined filters of ranges on the indexed field n with bucket
+ * and half conditions, through the planner, against the model. */
+static void check_combined_counts(strata_db *db, const model *m,
+                                  const char *phase) {
+  static const long bounds[][2] = {
+      {2000, 8000}, {0, 10300}, {511, 513}, {4096, 4097}, {5000, 5000}};
+  for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+    long lo = bounds[b][0], hi = bounds[b][1];
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"must\": [{\"key\": \"bucket\", \"match\": {\"any\": "
+             "[1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 20, 30, 40]}}, "
+             "{\"key\": \"n\", \"range\": {\"gte\": %ld, \"lt\": %ld}}, "
+             "{\"key\": \"half\", \"match\": {\"value\": 1}}, "
+             "{\"key\": \"n\", \"range\": {\"gte\": %ld}}]}",
+             lo, hi, lo / 2);
+    uint64_t expected = 0;
+    for (size_t i = 0; i < N + NO_VECTOR; i++) {
+      int tag = m->bucket[i];
+      int tag_ok = (tag >= 1 && tag <= 15 && tag != 4) || tag == 20 ||
+                   tag == 30 || tag == 40;
+      expected += m->alive[i] && tag_ok && m->half[i] == 1 &&
+                  n_in(m, i, lo, hi) && n_in(m, i, lo / 2, 1L << 40);
+    }
+    strata_filter *f = parse(json);
+    uint64_t count = 0;
+    CHECK_OK(strata_count_filtered(db, "c", f, &count));
+    if (count != expected)
+      fprintf(stderr, "%s: combined, n in [%ld, %ld): %llu points, "
+              "expected %llu\n", phase, lo, hi, (unsigned long long)count,
+              (unsigned long long)expected);
+    CHECK(count == expected);
+    strata_filter_free(f);
+
+    /* The range alone is looked up in the index, through its buckets
+     * when it covers any. */
+    snprintf(json, sizeof json,
+             "{\"must\": {\"key\": \"n\", \"range\": {\"gte\": %ld, "
+             "\"lt\": %ld}}}", lo, hi);
+    expected = 0;
+    for (size_t i = 0; i < N + NO_VECTOR; i++)
+      expected += m->alive[i] && n_in(m, i, lo, hi);
+    f = parse(json);
+    CHECK_OK(strata_count_filtered(db, "c", f, &count));
+    if (count != expected)
+      fprintf(stderr, "%s: n in [%ld, %ld): %llu points, expected %llu\n",
+              phase, lo, hi, (unsigned long long)count,
+              (unsigned long long)expected);
+    CHECK(count == expected);
+    strata_filter_free(f);
+  }
+}
+
+/* Sets the payload of the points whose bucket is `bucket` to `payload`. */
+static void set_bucket(strata_db *db, int bucket, const char *payload) {
+  char json[128];
+  snprintf(json, sizeof json,
+           "{\"must\": {\"key\": \"bucket\", \"match\": {\"value\": "
+           "%d}}}",
+           bucket);
+  strata_filter *f = parse(json);
+  strata_point_selector sel = {NULL, 0, f};
+  CHECK_OK(strata_payload_set(db, "c", &sel, payload, NULL, NULL, NULL));
+  strata_filter_free(f);
+}
+
+/* Moves points between the buckets of the index on n by payload updates
+ * and deletes, gives some points two values of n, and reopens the
+ * database.  Combined counts must stay those of the model throughout. */
+static strata_db *check_combined_writes(strata_db *db, const char *dir) {
+  static model m;
+  for (size_t i = 0; i < N + NO_VECTOR; i++) {
+    m.alive[i] = 1;
+    m.n[i] = (long)i;
+    m.n2[i] = -1;
+    m.bucket[i] = i < N ? (int)(i % 100) : 7;
+    m.half[i] = (int)(i % 2);
+  }
+  check_combined_counts(db, &m, "indexed");
+
+  /* Few changes: dead entries in the buckets and an unsorted tail. */
+  set_bucket(db, 5, "{\"n\": 20000}");
+  set_bucket(db, 6, "{\"n\": [3000, 9000]}");
+  strata_point_id gone[N / 100];
+  for (size_t i = 0; i < N / 100; i++)
+    gone[i] = strata_id_num(i * 100 + 9);
+  CHECK_OK(strata_delete(db, "c", gone, N / 100, NULL, NULL));
+  for (size_t i = 0; i < N + NO_VECTOR; i++) {
+    if (m.bucket[i] == 5)
+      m.n[i] = 20000;
+    if (m.bucket[i] == 6) {
+      m.n[i] = 3000;
+      m.n2[i] = 9000;
+    }
+    if (m.bucket[i] == 9)
+      m.alive[i] = 0;
+  }
+  check_combined_counts(db, &m, "after a few updates");
+
+  /* Many changes: prepare merges and builds the buckets again. */
+  for (int bucket = 10; bucket < 20; bucket++)
+    set_bucket(db, bucket, "{\"n\": 4096}");
+  for (size_t i = 0; i < N + NO_VECTOR; i++)
+    if (m.bucket[i] >= 10 && m.bucket[i] < 20)
+      m.n[i] = 4096;
+  check_combined_counts(db, &m, "after many updates");
+
+  strata_close(db);
+  REQUIRE(strata_open(dir, NULL, &db) == STRATA_OK);
+  check_combined_counts(db, &m, "reopened");
+  return db;
+}
+
 int main(void) {
   char *dir = test_make_dir("planner");
   strata_db *db = NULL;
@@ -213,6 +339,8 @@ int main(void) {
   CHECK(r50 >= 0.95);
   CHECK(r10 >= 0.95);
   CHECK(r1 >= 0.95);
+
+  db = check_combined_writes(db, dir);
 
   strata_close(db);
   test_remove_dir(dir);
