@@ -52,8 +52,23 @@ static int cmp_cand(const void *a, const void *b) {
   return hnsw_cand_less(x, y) ? -1 : hnsw_cand_less(y, x) ? 1 : 0;
 }
 
+/* Pools of up to SORT_INSERTION_MAX candidates are sorted by insertion:
+ * they are a list of 2m + 1 or a beam of ef_construct, often nearly in
+ * order already, where qsort's calls through cmp_cand cost more. */
+#define SORT_INSERTION_MAX 256
+
 void hnsw_sort_pool(hnsw_scratch *s, size_t n) {
-  qsort(s->pool, n, sizeof *s->pool, cmp_cand);
+  if (n > SORT_INSERTION_MAX) {
+    qsort(s->pool, n, sizeof *s->pool, cmp_cand);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    hnsw_cand c = s->pool[i];
+    size_t j = i;
+    for (; j > 0 && hnsw_cand_less(c, s->pool[j - 1]); j--)
+      s->pool[j] = s->pool[j - 1];
+    s->pool[j] = c;
+  }
 }
 
 /* Shuffles each run of equally distant candidates in the sorted pool,
@@ -340,8 +355,15 @@ static bool link_node(strata_hnsw *h, hnsw_scratch *s, uint32_t x,
    * nothing is left there to link to, so drop them. */
   for (unsigned l = top + 1; l <= level; l++)
     clear_list(h, x, l);
-  s->n_dist++;
-  float cur_dist = hnsw_distance(h, q, hnsw_vector(h, cur));
+
+  /* During a bulk build the beam walks the build's codes, and the float
+   * distances of what it found decide the links.  Inserts never walk
+   * h->quant: its bounds were trained on earlier vectors, and new ones
+   * far outside them would all get the same clamped codes. */
+  const strata_quant *codes = h->build_quant;
+  if (codes && !hnsw_begin_quantized(codes, s, q))
+    return false;
+  float cur_dist = hnsw_eval(h, s, q, cur);
 
   /* 2. Greedy descent through the levels above x's top level. */
   if (top > level)
@@ -364,6 +386,12 @@ static bool link_node(strata_hnsw *h, hnsw_scratch *s, uint32_t x,
     if (!hnsw_scratch_reserve_pool(s, s->n_found))
       return false;
     memcpy(s->pool, s->found, s->n_found * sizeof *s->pool);
+    if (codes) {
+      for (size_t i = 0; i < s->n_found; i++)
+        s->pool[i].dist = hnsw_distance(h, q, hnsw_vector(h, s->pool[i].slot));
+      s->n_dist += s->n_found;
+      hnsw_sort_pool(s, s->n_found);
+    }
     spread_ties(s, s->n_found, x);
     uint32_t n_picked =
         hnsw_select_neighbors(h, s, s->n_found, 0, h->m, true);
@@ -377,6 +405,8 @@ static bool link_node(strata_hnsw *h, hnsw_scratch *s, uint32_t x,
       s->n_seeds = s->n_found;
     }
   }
+  s->qcode = NULL;
+  s->quant = NULL;
 
   /* 4. Bottom up: write x's list, then the back-links.  Linking level 0
    * first means that a search reaching x on some level finds its lists on
@@ -448,6 +478,9 @@ static int insert_locked(strata_hnsw *h, uint32_t slot) {
    * which it already had unless strata_hnsw_update is due. */
   if (h->quant &&
       strata_quant_encode(h->quant, slot, hnsw_vector(h, slot)) != 0)
+    return STRATA_HNSW_ENOMEM;
+  if (h->build_quant &&
+      strata_quant_encode(h->build_quant, slot, hnsw_vector(h, slot)) != 0)
     return STRATA_HNSW_ENOMEM;
 
   /* 1. Claim the slot: FREE or REMOVED to INSERTING. */
@@ -521,8 +554,11 @@ int strata_hnsw_update(strata_hnsw *h, uint32_t slot) {
     rc = (prev & HNSW_BUSY) || prev == HNSW_INSERTING
              ? STRATA_HNSW_EBUSY
              : STRATA_HNSW_ENOTFOUND;
-  } else if (h->quant &&
-             strata_quant_encode(h->quant, slot, hnsw_vector(h, slot)) != 0) {
+  } else if ((h->quant && strata_quant_encode(h->quant, slot,
+                                              hnsw_vector(h, slot)) != 0) ||
+             (h->build_quant &&
+              strata_quant_encode(h->build_quant, slot,
+                                  hnsw_vector(h, slot)) != 0)) {
     hnsw_set_state(h, slot, HNSW_PRESENT);
     rc = STRATA_HNSW_ENOMEM;
   } else {
@@ -566,26 +602,58 @@ static void *build_worker(void *arg) {
   return NULL;
 }
 
-int strata_hnsw_build(strata_hnsw *h, const uint32_t *slots, size_t n,
-                      unsigned threads) {
-  build_job job = {h, slots, n, 0, 0};
-  if (threads <= 1) {
-    build_worker(&job);
-    return job.first_rc;
-  }
-  pthread_t *ids = calloc(threads, sizeof *ids);
-  if (!ids)
-    return STRATA_HNSW_ENOMEM;
+/* A bulk build of at least BUILD_CODES_MIN nodes, into an index with no
+ * more nodes than it adds, walks temporary int8 codes (quantile
+ * BUILD_CODES_QUANTILE, trained on every live vector, the new ones
+ * included) instead of the vectors.  The beam of each insert
+ * then reads a quarter of the bytes, and the float distances of the
+ * nodes it found still pick the links.  The codes cost stride bytes per
+ * slot until the build returns.  Smaller builds, or builds into a larger
+ * index, would spend more on encoding every node than they save. */
+#define BUILD_CODES_MIN 4096
+#define BUILD_CODES_QUANTILE 0.99f
+
+static void run_build(build_job *job, unsigned threads) {
+  pthread_t *ids = threads > 1 ? calloc(threads, sizeof *ids) : NULL;
   unsigned started = 0;
-  for (; started < threads; started++) {
-    if (pthread_create(&ids[started], NULL, build_worker, &job) != 0)
+  for (; ids && started < threads; started++) {
+    if (pthread_create(&ids[started], NULL, build_worker, job) != 0)
       break;
   }
   if (started == 0)
-    build_worker(&job);
+    build_worker(job);
   for (unsigned i = 0; i < started; i++)
     pthread_join(ids[i], NULL);
   free(ids);
+}
+
+int strata_hnsw_build(strata_hnsw *h, const uint32_t *slots, size_t n,
+                      unsigned threads) {
+  build_job job = {h, slots, n, 0, 0};
+  bool temporary = false;
+  if (n >= BUILD_CODES_MIN && h->metric != STRATA_METRIC_L1) {
+    pthread_rwlock_wrlock(&h->writers);
+    size_t nodes = __atomic_load_n(&h->n_present, __ATOMIC_RELAXED) +
+                   __atomic_load_n(&h->n_removed, __ATOMIC_RELAXED);
+    strata_quant *q = NULL;
+    /* Out of memory for the codes: build on the vectors instead. */
+    if (!h->build_quant && nodes <= n &&
+        hnsw_train_codes(h, BUILD_CODES_QUANTILE, &q) == STRATA_HNSW_OK) {
+      h->build_quant = q;
+      temporary = true;
+    }
+    pthread_rwlock_unlock(&h->writers);
+  }
+
+  run_build(&job, threads);
+
+  if (temporary) {
+    pthread_rwlock_wrlock(&h->writers);
+    strata_quant *q = h->build_quant;
+    h->build_quant = NULL;
+    pthread_rwlock_unlock(&h->writers);
+    strata_quant_destroy(q);
+  }
   /* Keep the scratch of one thread.  Searches on more threads allocate
    * their own when they start. */
   hnsw_scratch_trim(h, 1);

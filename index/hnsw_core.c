@@ -198,6 +198,7 @@ void strata_hnsw_destroy(strata_hnsw *h) {
     free(h->upper_blocks->items[i]);
   table_free(h->upper_blocks);
   strata_quant_destroy(h->quant);
+  strata_quant_destroy(h->build_quant);
   for (size_t i = 0; i < h->n_pool; i++)
     scratch_free(h->pool[i]);
   free(h->pool);
@@ -436,6 +437,7 @@ hnsw_scratch *hnsw_scratch_get(strata_hnsw *h) {
   if (s) {
     s->oom = false;
     s->qcode = NULL;
+    s->quant = NULL;
   }
   return s;
 }

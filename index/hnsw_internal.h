@@ -124,8 +124,9 @@ typedef struct hnsw_scratch {
   uint32_t *queue;    /* removed nodes to walk through in a repair */
   size_t queue_cap;
 
-  /* Quantized search: the encoded query and the sum of its codes, or
-   * NULL when distances use the float vectors. */
+  /* Quantized search: the codes walked, the encoded query and the sum
+   * of its codes; qcode is NULL when distances use the float vectors. */
+  const strata_quant *quant;
   const uint8_t *qcode;
   uint32_t qcode_sum;
   unsigned qcode_lines; /* cache lines of a code row to prefetch */
@@ -185,6 +186,10 @@ struct strata_hnsw {
    * the exclusive writers lock, then kept up to date by inserts and
    * updates; NULL when the index is not quantized.  Read atomically. */
   strata_quant *quant;
+  /* Temporary codes that inserts walk during a large bulk build
+   * (hnsw_build.c); set and cleared under the exclusive writers lock,
+   * NULL otherwise. */
+  strata_quant *build_quant;
 
   size_t n_present, n_removed; /* atomic */
   size_t upper_bytes;          /* arena blocks; under grow_lock */
@@ -436,6 +441,24 @@ typedef struct hnsw_target {
 void hnsw_greedy_descend(strata_hnsw *h, hnsw_scratch *s,
                          const float *vec, uint32_t *cur, float *cur_dist,
                          unsigned from_level, unsigned to_level);
+
+/* Trains int8 codes on the live vectors and encodes every node with them
+ * (hnsw_quant.c).  The caller has h->writers exclusively, so every node
+ * linked before the codes are published is encoded here, and every later
+ * one by its insert.  Returns STRATA_HNSW_OK, STRATA_HNSW_EINVAL or
+ * STRATA_HNSW_ENOMEM. */
+int hnsw_train_codes(strata_hnsw *h, float quantile, strata_quant **out);
+
+/* Encodes `vec` as the query of a search over the codes of `quant`, so
+ * that distances of that search come from the codes.  Returns false when
+ * out of memory. */
+bool hnsw_begin_quantized(const strata_quant *quant, hnsw_scratch *s,
+                          const float *vec);
+
+/* Returns the distance of `slot` to `vec` as the search in `s` measures
+ * it: from the codes after hnsw_begin_quantized, else from the vectors. */
+float hnsw_eval(strata_hnsw *h, hnsw_scratch *s, const float *vec,
+                uint32_t slot);
 
 /* Beam search of width ef on one level from s->seeds (SEARCH-LAYER,
  * Algorithm 2).  Leaves up to ef eligible nodes in s->found, nearest

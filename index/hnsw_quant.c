@@ -8,11 +8,7 @@
 
 #include "hnsw_internal.h"
 
-/* Trains a quantizer on the live vectors and encodes every node with it.
- * Caller holds h->writers exclusively, so every node linked before the
- * codes are published is encoded here, and every later one by its
- * insert. */
-static int encode_nodes(strata_hnsw *h, float quantile, strata_quant **out) {
+int hnsw_train_codes(strata_hnsw *h, float quantile, strata_quant **out) {
   strata_quant *q = NULL;
   int err = strata_quant_create(h->store, h->metric, quantile, &q);
   if (err != 0)
@@ -40,7 +36,7 @@ int strata_hnsw_quantize(strata_hnsw *h, float quantile) {
   int rc = STRATA_HNSW_EEXIST;
   strata_quant *q = NULL;
   if (!h->quant) {
-    rc = encode_nodes(h, quantile, &q);
+    rc = hnsw_train_codes(h, quantile, &q);
     if (rc == STRATA_HNSW_OK)
       __atomic_store_n(&h->quant, q, __ATOMIC_RELEASE);
   }
@@ -55,7 +51,7 @@ int strata_hnsw_quantize_again(struct strata_hnsw *h, float quantile,
 
   pthread_rwlock_wrlock(&h->writers);
   strata_quant *q = NULL;
-  int rc = encode_nodes(h, quantile, &q);
+  int rc = hnsw_train_codes(h, quantile, &q);
   if (rc == STRATA_HNSW_OK) {
     /* A search reads h->quant from start to end, so the old codes may
      * only be freed once no search holds `readers`. */

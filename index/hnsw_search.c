@@ -46,7 +46,7 @@ static inline void prefetch_vector(const strata_hnsw *h,
   const char *p;
   unsigned lines;
   if (s->qcode) {
-    p = (const char *)strata_quant_codes(h->quant, slot);
+    p = (const char *)strata_quant_codes(s->quant, slot);
     lines = s->qcode_lines;
   } else {
     p = (const char *)hnsw_vector(h, slot);
@@ -77,7 +77,7 @@ static inline float eval(strata_hnsw *h, hnsw_scratch *s, const float *q,
                          uint32_t slot) {
   s->n_dist++;
   if (s->qcode) {
-    float d = strata_quant_distance(h->quant, s->qcode, s->qcode_sum, slot);
+    float d = strata_quant_distance(s->quant, s->qcode, s->qcode_sum, slot);
     return h->negate ? -d : d;
   }
   return hnsw_distance(h, q, hnsw_vector(h, slot));
@@ -344,10 +344,13 @@ static const float *pad_query(const strata_hnsw *h, hnsw_scratch *s,
   return s->qpad;
 }
 
-/* Encodes the query for a quantized search into the scratch.  Returns
- * false when out of memory. */
-static bool begin_quantized(const strata_quant *quant, hnsw_scratch *s,
-                            const float *query) {
+float hnsw_eval(strata_hnsw *h, hnsw_scratch *s, const float *vec,
+                uint32_t slot) {
+  return eval(h, s, vec, slot);
+}
+
+bool hnsw_begin_quantized(const strata_quant *quant, hnsw_scratch *s,
+                          const float *query) {
   if (s->qbuf_cap < quant->stride) {
     uint8_t *buf = realloc(s->qbuf, quant->stride);
     if (!buf)
@@ -357,6 +360,7 @@ static bool begin_quantized(const strata_quant *quant, hnsw_scratch *s,
   }
   s->qcode_sum = strata_quant_encode_query(quant, query, s->qbuf);
   s->qcode = s->qbuf;
+  s->quant = quant;
   size_t lines = quant->stride / 64;
   s->qcode_lines = lines < HNSW_PREFETCH_MAX_LINES ? (unsigned)lines
                                                    : HNSW_PREFETCH_MAX_LINES;
@@ -411,7 +415,7 @@ long strata_hnsw_search_ex(strata_hnsw *h, const float *query, size_t k,
   const float *padded = pad_query(h, s, query);
   if (!padded)
     goto done;
-  if (quant && !begin_quantized(quant, s, query))
+  if (quant && !hnsw_begin_quantized(quant, s, query))
     goto done;
   if (!graph_search(h, s, padded, ef, filter))
     goto done;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "hnsw_internal.h"
 #include "hnsw_test.h"
 #include "quant.h"
 
@@ -305,6 +306,45 @@ static void test_quantize_rejects_l1(void) {
   strata_vs_destroy(&vs);
 }
 
+/* A bulk build of 4,096 nodes or more walks temporary codes; the links
+ * are still picked by float distances, so recall matches a graph built
+ * by single inserts on the vectors, and no codes remain afterwards. */
+static void test_build_on_codes(const test_data *train,
+                                const test_data *queries) {
+  strata_vector_store vs;
+  REQUIRE(strata_vs_init(&vs, train->dim) == 0);
+  test_fill_store(&vs, train);
+  uint32_t *slots = malloc(train->count * sizeof *slots);
+  REQUIRE(slots != NULL);
+  for (size_t i = 0; i < train->count; i++)
+    slots[i] = (uint32_t)i;
+  test_truth truth = test_exact(&vs, STRATA_METRIC_L2, queries, K, NULL);
+
+  strata_hnsw *bulk = test_create(STRATA_METRIC_L2, &vs, 16, 100);
+  CHECK_RC(strata_hnsw_build(bulk, slots, train->count, 2), STRATA_HNSW_OK);
+  CHECK(bulk->build_quant == NULL);
+  CHECK(bulk->quant == NULL);
+
+  strata_hnsw *single = test_create(STRATA_METRIC_L2, &vs, 16, 100);
+  for (size_t i = 0; i < train->count; i++)
+    CHECK_RC(strata_hnsw_insert(single, slots[i]), STRATA_HNSW_OK);
+
+  double r_bulk = test_recall(bulk, queries, &truth, 10, NULL);
+  double r_single = test_recall(single, queries, &truth, 10, NULL);
+  printf("build on codes: recall@%d at ef 10 %.4f, single inserts %.4f\n", K,
+         r_bulk, r_single);
+  CHECK(r_bulk >= 0.95);
+  CHECK(r_bulk >= r_single - 0.02);
+
+  char msg[256];
+  CHECK_RC(strata_hnsw_check(bulk, msg, sizeof msg), STRATA_HNSW_OK);
+  strata_hnsw_destroy(bulk);
+  strata_hnsw_destroy(single);
+  test_truth_free(&truth);
+  free(slots);
+  strata_vs_destroy(&vs);
+}
+
 int main(int argc, char **argv) {
   REQUIRE(argc >= 2);
   bool small = test_small(argc - 1, argv + 1);
@@ -323,6 +363,9 @@ int main(int argc, char **argv) {
 
   test_data train = test_load_idx(train_path, NULL, n_train);
   test_data queries = test_load_idx(query_path, NULL, n_query);
+  test_data build_train = test_load_idx(train_path, NULL, 5000);
+  test_build_on_codes(&build_train, &queries);
+  test_data_free(&build_train);
   check_data_set("Fashion-MNIST L2", STRATA_METRIC_L2, &train, &queries,
                  MIN_RECALL_RESCORED, MIN_RECALL_CODES_ONLY);
   test_normalize(&train);
