@@ -8,8 +8,8 @@
 // and after.
 //
 // Usage: hnsw_bench [--data FILE] [--churn EF] [--faiss-index FILE
-//                   [--faiss-only]] DATA [BASE [QUERIES [M [EF_CONSTRUCT
-//                   [THREADS [OVERSAMPLING]]]]]]
+//                   [--faiss-only]] [--on-disk DIR] DATA [BASE [QUERIES
+//                   [M [EF_CONSTRUCT [THREADS [OVERSAMPLING]]]]]]
 //
 // DATA is one of:
 //   - the Fashion-MNIST directory (Debian's dataset-fashion-mnist installs
@@ -31,6 +31,10 @@
 // build time in this run.  It saves the slowest build of the three,
 // because Debian's FAISS 1.7.3 computes distances with scalar code.
 // --faiss-only stops after building or loading the FAISS index.
+// --on-disk DIR keeps Strata's float vectors in a file in DIR
+// (strata_vs_init_file, as the engine's on_disk), reports the heap, file
+// and page-cache bytes per vector, and after the sweep runs the int8
+// search once more from a cold page cache.
 #include <malloc.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,6 +85,7 @@ struct Options {
   float oversampling = 2.0f; // 0: ef / k for each beam width
   size_t churn_ef = 0; // 0: no churn measurement
   bool faiss_only = false;
+  std::string on_disk_dir; // empty: Strata's store on the heap
 };
 
 [[noreturn]] void Die(const char *what, const std::string &path) {
@@ -277,6 +282,8 @@ Options ParseArgs(int argc, char **argv) {
       o.faiss_path = argv[++i];
     } else if (std::strcmp(argv[i], "--faiss-only") == 0) {
       o.faiss_only = true;
+    } else if (std::strcmp(argv[i], "--on-disk") == 0 && i + 1 < argc) {
+      o.on_disk_dir = argv[++i];
     } else if (std::strcmp(argv[i], "--churn") == 0 && i + 1 < argc) {
       o.churn_ef = std::strtoul(argv[++i], nullptr, 10);
       if (o.churn_ef == 0)
@@ -288,8 +295,8 @@ Options ParseArgs(int argc, char **argv) {
   if (i >= argc) {
     std::fprintf(stderr,
                  "usage: %s [--data FILE] [--churn EF] [--faiss-index FILE "
-                 "[--faiss-only]] DATA [BASE [QUERIES [M [EF_CONSTRUCT "
-                 "[THREADS [OVERSAMPLING]]]]]]\n"
+                 "[--faiss-only]] [--on-disk DIR] DATA [BASE [QUERIES [M "
+                 "[EF_CONSTRUCT [THREADS [OVERSAMPLING]]]]]]\n"
                  "DATA: the Fashion-MNIST directory "
                  "(/usr/share/datasets/fashion-mnist), or a directory with "
                  "base.fvecs and query.fvecs;\n"
@@ -304,7 +311,10 @@ Options ParseArgs(int argc, char **argv) {
                  "exists and matches the data and parameters, else build "
                  "it and save it there.\n"
                  "--faiss-only: stop after building or loading the FAISS "
-                 "index.\n",
+                 "index.\n"
+                 "--on-disk DIR: keep Strata's float vectors in a "
+                 "memory-mapped file in the existing directory DIR, and "
+                 "report its disk and page-cache bytes.\n",
                  argv[0]);
     std::exit(2);
   }
@@ -348,11 +358,15 @@ struct StrataSide {
 void BuildStrata(StrataSide &s, const Matrix &base, const Options &o,
                  strata_metric metric) {
   size_t heap0 = HeapBytes();
-  if (strata_vs_init(&s.vs, base.dim) != 0)
-    Die("out of memory creating the vector store for", o.dir);
+  int init_status =
+      o.on_disk_dir.empty()
+          ? strata_vs_init(&s.vs, base.dim)
+          : strata_vs_init_file(&s.vs, base.dim, o.on_disk_dir.c_str());
+  if (init_status != 0)
+    Die(strata_vs_error(&s.vs), "creating the vector store");
   for (size_t i = 0; i < base.count; i++) {
     if (strata_vs_add(&s.vs, &base.rows[i * base.dim]) < 0)
-      Die("out of memory filling the vector store for", o.dir);
+      Die(strata_vs_error(&s.vs), "filling the vector store");
   }
   size_t heap1 = HeapBytes();
   s.store_heap = heap1 - heap0;
@@ -479,6 +493,45 @@ double SearchFaiss(strata_faiss_hnsw *index, const Matrix &queries,
   for (size_t i = 0; i < ids.size(); i++)
     got[i] = ids[i] < 0 ? UINT32_MAX : uint32_t(ids[i]);
   return double(distances) / double(queries.count);
+}
+
+// Prints the disk and page-cache bytes per vector of Strata's file-backed
+// store.
+void PrintFileUsage(StrataSide &s, double per, const char *when) {
+  strata_vs_file_usage usage;
+  if (strata_vs_file_usage_get(&s.vs, &usage) != 0)
+    Die(strata_vs_error(&s.vs), "strata_vs_file_usage_get");
+  std::printf("on_disk file %s: %.0f B per vector of disk blocks (file "
+              "size %.0f B per vector); %.0f B per vector resident in the "
+              "page cache (%.1f%% of the mapped file), which the kernel may "
+              "evict\n",
+              when, double(usage.allocated) / per,
+              double(usage.file_size) / per, double(usage.resident) / per,
+              usage.mapped
+                  ? 100.0 * double(usage.resident) / double(usage.mapped)
+                  : 0.0);
+}
+
+// Drops the store file's pages from the page cache, then searches every
+// query once on the int8 codes at beam width ef.  The pages resident
+// afterwards are what rescoring read (the graph and codes are on the
+// heap).  Wall time includes the waits for the disk, CPU time does not.
+void RunColdInt8(StrataSide &s, const Matrix &queries,
+                 const std::vector<uint32_t> &truth, size_t ef,
+                 const strata_hnsw_search_options &qopts, double per) {
+  if (strata_vs_file_evict(&s.vs) != 0)
+    Die(strata_vs_error(&s.vs), "strata_vs_file_evict");
+  PrintFileUsage(s, per, "after evicting its pages");
+  std::vector<uint32_t> got(queries.count * kK);
+  double wall0 = Now(), cpu0 = CpuNow();
+  SearchStrata(s.h, queries, ef, &qopts, got);
+  double wall = Now() - wall0, cpu = CpuNow() - cpu0;
+  std::printf("int8 from a cold page cache, ef %zu, oversampling %.1f: "
+              "recall@10 %.4f, %.0f queries per wall second, %.0f per "
+              "CPU-second\n",
+              ef, double(qopts.oversampling), Recall(got, truth, queries.count),
+              double(queries.count) / wall, double(queries.count) / cpu);
+  PrintFileUsage(s, per, "after that int8 pass");
 }
 
 // Runs `search` twice and returns the CPU seconds of the faster round,
@@ -713,6 +766,13 @@ int main(int argc, char **argv) {
               double(s.store_heap + s.index_heap) / per,
               double(s.store_heap) / per, double(s.index_heap) / per,
               double(lib_heap) / per, double(faiss_heap) / per);
+  bool on_disk = !o.on_disk_dir.empty();
+  if (on_disk) {
+    std::printf("on_disk store in %s: the store's heap above is its "
+                "chunk table, live bits and free list\n",
+                o.on_disk_dir.c_str());
+    PrintFileUsage(s, per, "after the builds");
+  }
   PrintLoad("after the builds");
 
   // int8 codes for the quantized columns, searched with rescoring of
@@ -723,12 +783,22 @@ int main(int argc, char **argv) {
     return 1;
   double quantize_s = Now() - t0;
   s.codes_heap = HeapBytes() - heap0;
-  std::printf("int8 quantization (quantile %.2f): %.1f s, codes %.0f B per "
-              "vector; with rescoring the float store stays, so strata "
-              "int8 holds %.0f B per vector, %.0f B without the store\n",
-              double(kQuantile), quantize_s, double(s.codes_heap) / per,
-              double(s.store_heap + s.index_heap + s.codes_heap) / per,
-              double(s.index_heap + s.codes_heap) / per);
+  double int8_heap = double(s.store_heap + s.index_heap + s.codes_heap);
+  if (!on_disk)
+    std::printf("int8 quantization (quantile %.2f): %.1f s, codes %.0f B per "
+                "vector; with rescoring the float store stays, so strata "
+                "int8 holds %.0f B per vector, %.0f B without the store\n",
+                double(kQuantile), quantize_s, double(s.codes_heap) / per,
+                int8_heap / per, double(s.index_heap + s.codes_heap) / per);
+  else
+    std::printf("int8 quantization (quantile %.2f): %.1f s, codes %.0f B per "
+                "vector; with the float store on_disk, strata int8 holds "
+                "%.0f B of heap per vector (store %.0f, index %.0f, codes "
+                "%.0f), %.2fx hnswlib's %.0f B\n",
+                double(kQuantile), quantize_s, double(s.codes_heap) / per,
+                int8_heap / per, double(s.store_heap) / per,
+                double(s.index_heap) / per, double(s.codes_heap) / per,
+                int8_heap / double(lib_heap), double(lib_heap) / per);
   // With "beam", oversampling is ef / k for each row: every candidate
   // the beam kept is rescored, and the beam is not widened.
   strata_hnsw_search_options qopts = {1, 1, o.oversampling};
@@ -800,6 +870,23 @@ int main(int argc, char **argv) {
     }
   }
   PrintLoad("after the sweep");
+
+  if (on_disk) {
+    PrintFileUsage(s, per, "after the sweep (float and int8 searches)");
+    // The cold pass runs at the smallest ef at which the int8 column
+    // reached recall 0.95 in the sweep, else at the largest ef.
+    size_t cold_ef = kEfSweep[sizeof kEfSweep / sizeof *kEfSweep - 1];
+    for (const Point &p : curves[1].points) {
+      if (p.recall >= 0.95) {
+        cold_ef = p.ef;
+        break;
+      }
+    }
+    if (o.oversampling <= 0.0f)
+      qopts.oversampling = std::max(1.0f, float(cold_ef) / float(kK));
+    RunColdInt8(s, queries, truth, cold_ef, qopts, per);
+    PrintLoad("after the cold int8 pass");
+  }
 
   if (!o.data_path.empty()) {
     char title[256];
