@@ -31,7 +31,7 @@ static int make_dir(const char *path) {
 }
 
 /* Sets c->dir to <data_dir>/collections/c<id> and creates it with its
- * parent.  The id names it because collection names may hold any UTF-8
+ * parent.  The id names it because collection names may contain any UTF-8
  * and ids are never reused. */
 static strata_status make_collection_dir(strata_collection *c,
                                          const char *data_dir) {
@@ -143,11 +143,6 @@ void strata_collection_free(strata_collection *c) {
     if (c->spaces[s].store.chunks)
       strata_vs_destroy(&c->spaces[s].store);
   }
-  /* The stores' files have no names, so the directory is empty by now.
-   * Removing it does not disturb another handle on the same data
-   * directory: its unnamed files stay usable. */
-  if (c->dir)
-    rmdir(c->dir);
   free(c->dir);
   free(c->spaces);
   for (size_t i = 0; i < c->n_field_indexes; i++)
@@ -162,6 +157,13 @@ void strata_collection_free(strata_collection *c) {
   free(c->free_points);
   free(c->name);
   free(c);
+}
+
+void strata_collection_remove_dir(const strata_collection *c) {
+  /* The stores' files have no names, so the directory is empty, and
+   * removing it leaves the open files of other handles usable. */
+  if (c->dir)
+    rmdir(c->dir);
 }
 
 int strata_collection_space(const strata_collection *c, const char *name) {

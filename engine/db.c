@@ -731,6 +731,7 @@ strata_status strata_collection_drop(strata_db *db, const char *name) {
   strata_db_publish_view(db);
   pthread_rwlock_unlock(&db->lock);
   strata_index_files_remove(db, c->id, c->n_spaces);
+  strata_collection_remove_dir(c);
   strata_collection_free(c);
 
 done:

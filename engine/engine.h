@@ -3,8 +3,10 @@
  *
  * Every collection is held in memory in full (vectors in slot stores,
  * an id map, a point table); RocksDB holds the durable copy and the
- * payloads.  A write goes through four steps, all under db->write_mutex so
- * that writers are serialised:
+ * payloads.  The slot store of an on_disk vector is a memory-mapped
+ * file that the kernel may page out, refilled from RocksDB at open.
+ * A write goes through four steps, all under db->write_mutex so that
+ * writers are serialised:
  *
  *   1. validate the whole request and encode one RocksDB WriteBatch;
  *   2. reserve memory for everything step 4 adds (under db->lock held
@@ -127,9 +129,11 @@ strata_status strata_collection_new(const char *data_dir, const char *name,
                                     const strata_vector_config *vectors,
                                     size_t n_vectors,
                                     strata_collection **out);
-/* Frees the collection and removes its directory of on_disk files, which
- * is empty by then. */
 void strata_collection_free(strata_collection *c);
+/* Removes the directory of the collection's on_disk files, when the
+ * collection is dropped.  Closing keeps it, because another handle on
+ * the same data directory may be about to create its file there. */
+void strata_collection_remove_dir(const strata_collection *c);
 /* Index of the space called `name` ("" when NULL), or -1. */
 int strata_collection_space(const strata_collection *c, const char *name);
 /* Reserves memory, and file space for on_disk vectors, so that `n`

@@ -151,7 +151,10 @@ static int ensure_chunk_ptr(strata_vector_store *vs, size_t chunk) {
 static void *map_chunk(strata_vector_store *vs, size_t chunk) {
   size_t bytes = chunk_bytes(vs);
   off_t offset = (off_t)(chunk * bytes);
-  /* posix_fallocate returns the error number instead of setting errno. */
+  /* posix_fallocate returns the error number instead of setting errno.
+   * NOTE: on copy-on-write file systems (btrfs without nodatacow) an
+   * overwrite can need new blocks, so a full disk may still raise
+   * SIGBUS there; ext4, xfs and tmpfs write into the allocated blocks. */
   int err = posix_fallocate(vs->fd, offset, (off_t)bytes);
   if (err != 0) {
     set_file_error(vs,

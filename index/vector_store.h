@@ -18,7 +18,8 @@
  * when first needed, so strata_vs_vector() reads both modes alike.  Each
  * chunk's disk blocks are allocated (posix_fallocate) before it is
  * mapped: a full disk makes add or reserve fail, rather than raise
- * SIGBUS on a later write through the mapping.
+ * SIGBUS on a later write through the mapping (except on copy-on-write
+ * file systems such as btrfs, where an overwrite needs new blocks).
  *
  * The file is a cache that one store owns: the caller keeps the durable
  * copy of every vector and refills a new store from it.  It is created
