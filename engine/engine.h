@@ -172,9 +172,6 @@ strata_status strata_quantization_config_check(
 /* Checks the quantization parameters of search request `index`. */
 strata_status strata_quantization_params_check(
     const strata_quantization_search_params *params, size_t index);
-/* Heap bytes of the int8 codes of `h`, 0 when it has none.  Defined in
- * index/hnsw_quant.c. */
-size_t strata_hnsw_quantized_bytes(strata_hnsw *h);
 /* Creates the space's empty graph. */
 int strata_space_index_create(strata_space *space);
 /* Records changes made under db->lock, for strata_space_index_link(). */

@@ -84,6 +84,7 @@
 #ifndef STRATA_INDEX_HNSW_H
 #define STRATA_INDEX_HNSW_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -206,8 +207,8 @@ long strata_hnsw_search_stats(strata_hnsw *h, const float *query, size_t k,
  * the components of the store's live vectors, then encodes every node.
  * From then on inserts and updates encode their slot too, and searches
  * through strata_hnsw_search_ex may walk the graph on the codes: about 4
- * times fewer bytes per distance than float vectors.  Construction still
- * uses the float vectors.  Waits for writers; searches may run.  Returns
+ * times fewer bytes per distance than float vectors.  Inserts do not walk
+ * these codes (a large bulk build walks temporary codes of its own).  Waits for writers; searches may run.  Returns
  * STRATA_HNSW_OK, STRATA_HNSW_EINVAL (quantile out of range, an L1 index,
  * or a dimension above STRATA_QUANT_MAX_DIM), STRATA_HNSW_EEXIST (already
  * quantized) or STRATA_HNSW_ENOMEM.
@@ -215,6 +216,22 @@ long strata_hnsw_search_stats(strata_hnsw *h, const float *query, size_t k,
  * outside them are clamped.  The codes are not saved by strata_hnsw_save:
  * call this again after strata_hnsw_load. */
 int strata_hnsw_quantize(strata_hnsw *h, float quantile);
+
+/* Trains new int8 codes for an index as strata_hnsw_quantize does, and
+ * replaces its codes, if any, with them.  Every search that uses the
+ * index must hold `readers` for reading: the swap takes it for writing,
+ * so that no search still reads the old codes when they are freed.  The
+ * caller must not hold `readers`.  Returns the codes of
+ * strata_hnsw_quantize, never STRATA_HNSW_EEXIST. */
+int strata_hnsw_quantize_again(strata_hnsw *h, float quantile,
+                               pthread_rwlock_t *readers);
+
+/* Returns the number of live vectors that the codes of `h` were trained
+ * on, or 0 when it has no codes. */
+size_t strata_hnsw_quantized_points(strata_hnsw *h);
+
+/* Returns the heap bytes of the int8 codes of `h`, 0 when it has none. */
+size_t strata_hnsw_quantized_bytes(strata_hnsw *h);
 
 /* Search options.  All zero is the plain float search. */
 typedef struct strata_hnsw_search_options {

@@ -44,7 +44,7 @@ int strata_hnsw_quantize(strata_hnsw *h, float quantile) {
   return rc;
 }
 
-int strata_hnsw_quantize_again(struct strata_hnsw *h, float quantile,
+int strata_hnsw_quantize_again(strata_hnsw *h, float quantile,
                                pthread_rwlock_t *readers) {
   if (h->metric == STRATA_METRIC_L1)
     return STRATA_HNSW_EINVAL;
@@ -65,12 +65,11 @@ int strata_hnsw_quantize_again(struct strata_hnsw *h, float quantile,
   return rc;
 }
 
-size_t strata_hnsw_quantized_points(struct strata_hnsw *h) {
+size_t strata_hnsw_quantized_points(strata_hnsw *h) {
   const strata_quant *q = __atomic_load_n(&h->quant, __ATOMIC_ACQUIRE);
   return q ? q->trained_points : 0;
 }
 
-/* NOTE: declared in engine/engine.h, its only caller, not in hnsw.h. */
 size_t strata_hnsw_quantized_bytes(strata_hnsw *h) {
   const strata_quant *q = __atomic_load_n(&h->quant, __ATOMIC_ACQUIRE);
   return q ? strata_quant_memory(q) : 0;

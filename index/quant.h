@@ -30,7 +30,6 @@
 #ifndef STRATA_INDEX_QUANT_H
 #define STRATA_INDEX_QUANT_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -124,21 +123,5 @@ static inline float strata_quant_distance(const strata_quant *q,
 
 /* Heap bytes owned by the quantizer. */
 size_t strata_quant_memory(const strata_quant *q);
-
-struct strata_hnsw;
-
-/* Trains new int8 codes for an index as strata_hnsw_quantize does, and
- * replaces its codes, if any, with them.  Every search that uses the
- * index must hold `readers` for reading: the swap takes it for writing,
- * so that no search still reads the old codes when they are freed.  The
- * caller must not hold `readers`.  Returns the codes of
- * strata_hnsw_quantize, never STRATA_HNSW_EEXIST.  Defined in
- * hnsw_quant.c.  NOTE: belongs in hnsw.h, next to strata_hnsw_quantize. */
-int strata_hnsw_quantize_again(struct strata_hnsw *h, float quantile,
-                               pthread_rwlock_t *readers);
-
-/* Returns the number of live vectors that the codes of `h` were trained
- * on, or 0 when it has no codes.  Defined in hnsw_quant.c. */
-size_t strata_hnsw_quantized_points(struct strata_hnsw *h);
 
 #endif
