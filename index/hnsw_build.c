@@ -613,6 +613,112 @@ static void *build_worker(void *arg) {
 #define BUILD_CODES_MIN 4096
 #define BUILD_CODES_QUANTILE 0.99f
 
+/* The codes must rank candidates as the vectors do.  One pair of bounds
+ * for every dimension fails on data where a few dimensions or vectors
+ * are far larger than the rest: the other components then share one or
+ * two codes, and a beam walking them finds poor candidates.  So before
+ * a build uses the codes, CHECK_QUERIES sampled vectors of the batch
+ * rank CHECK_CANDIDATES others both ways, and the codes' best
+ * 2 * CHECK_TOP must hold at least CHECK_MIN_SHARE of the vectors' best
+ * CHECK_TOP on average. */
+#define CHECK_QUERIES 32
+#define CHECK_CANDIDATES 512
+#define CHECK_TOP 10
+#define CHECK_MIN_SHARE 0.95
+
+/* Distance of two encoded vectors, smaller nearer, as the build's beam
+ * would see it. */
+static float code_distance(const strata_quant *q, const uint8_t *a,
+                           uint32_t sum_a, const uint8_t *b, uint32_t sum_b) {
+  if (q->metric == STRATA_METRIC_L2)
+    return (float)q->kern->l2sq(a, b, q->span);
+  float dot = (float)q->dim * q->lo * q->lo +
+              q->lo * q->step * ((float)sum_a + (float)sum_b) +
+              q->step * q->step * (float)q->kern->dot(a, b, q->span);
+  return -dot;
+}
+
+static int cmp_float_asc(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Copies d[0, n) to tmp, sorts it and returns the value at `rank`. */
+static float rank_value(const float *d, float *tmp, size_t n, size_t rank) {
+  memcpy(tmp, d, n * sizeof *tmp);
+  qsort(tmp, n, sizeof *tmp, cmp_float_asc);
+  return tmp[rank < n ? rank : n - 1];
+}
+
+/* Returns how many of the sorted d[0, n) are at most v. */
+static size_t count_at_most(const float *d, size_t n, float v) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (d[mid] <= v)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Returns whether the codes of `q` rank sampled vectors of `slots` well
+ * enough for a build to walk them.  False when out of memory. */
+static bool codes_rank_well(strata_hnsw *h, const strata_quant *q,
+                            const uint32_t *slots, size_t n) {
+  size_t n_cand = n < CHECK_CANDIDATES ? n : CHECK_CANDIDATES;
+  size_t n_query = CHECK_QUERIES;
+  size_t total = n_cand + n_query;
+  uint8_t *codes = malloc(total * q->stride);
+  uint32_t *sums = malloc(total * sizeof *sums);
+  const float **rows = malloc(total * sizeof *rows);
+  float *exact = malloc(2 * n_cand * sizeof *exact);
+  float *tmp = malloc(n_cand * sizeof *tmp);
+  bool ok = codes && sums && rows && exact && tmp;
+  /* Evenly spaced picks; the queries sit between the candidates. */
+  for (size_t i = 0; ok && i < total; i++) {
+    size_t at = i < n_cand ? i * n / n_cand
+                           : (i - n_cand) * n / n_query + n / (2 * n_cand);
+    uint32_t slot = slots[at < n ? at : n - 1];
+    if (slot >= h->store->n_slots || !strata_vs_is_live(h->store, slot)) {
+      ok = false; /* no codes: the slot's insert returns EINVAL */
+      break;
+    }
+    rows[i] = hnsw_vector(h, slot);
+    sums[i] = strata_quant_encode_query(q, rows[i], codes + i * q->stride);
+  }
+  double share = 0.0;
+  for (size_t qi = n_cand; ok && qi < total; qi++) {
+    float *coded = exact + n_cand;
+    for (size_t c = 0; c < n_cand; c++) {
+      exact[c] = hnsw_distance(h, rows[qi], rows[c]);
+      coded[c] = code_distance(q, codes + qi * q->stride, sums[qi],
+                               codes + c * q->stride, sums[c]);
+    }
+    float exact_cut = rank_value(exact, tmp, n_cand, CHECK_TOP - 1);
+    /* A sorted copy of the code distances gives each candidate's rank. */
+    memcpy(tmp, coded, n_cand * sizeof *tmp);
+    qsort(tmp, n_cand, sizeof *tmp, cmp_float_asc);
+    size_t want = 0, kept = 0;
+    for (size_t c = 0; c < n_cand; c++) {
+      if (exact[c] > exact_cut)
+        continue;
+      want++;
+      /* Ties count against the codes: a candidate is kept only if every
+       * candidate coded as near as it still fits in the best 2 * top. */
+      kept += count_at_most(tmp, n_cand, coded[c]) <= 2 * CHECK_TOP;
+    }
+    share += want ? (double)kept / (double)want : 1.0;
+  }
+  free(codes);
+  free(sums);
+  free(rows);
+  free(exact);
+  free(tmp);
+  return ok && share / (double)n_query >= CHECK_MIN_SHARE;
+}
+
 static void run_build(build_job *job, unsigned threads) {
   pthread_t *ids = threads > 1 ? calloc(threads, sizeof *ids) : NULL;
   unsigned started = 0;
@@ -636,11 +742,16 @@ int strata_hnsw_build(strata_hnsw *h, const uint32_t *slots, size_t n,
     size_t nodes = __atomic_load_n(&h->n_present, __ATOMIC_RELAXED) +
                    __atomic_load_n(&h->n_removed, __ATOMIC_RELAXED);
     strata_quant *q = NULL;
-    /* Out of memory for the codes: build on the vectors instead. */
+    /* Codes that rank poorly, or no memory for them: build on the
+     * vectors instead. */
     if (!h->build_quant && nodes <= n &&
         hnsw_train_codes(h, BUILD_CODES_QUANTILE, &q) == STRATA_HNSW_OK) {
-      h->build_quant = q;
-      temporary = true;
+      if (codes_rank_well(h, q, slots, n)) {
+        h->build_quant = q;
+        temporary = true;
+      } else {
+        strata_quant_destroy(q);
+      }
     }
     pthread_rwlock_unlock(&h->writers);
   }
