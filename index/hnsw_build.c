@@ -52,9 +52,9 @@ static int cmp_cand(const void *a, const void *b) {
   return hnsw_cand_less(x, y) ? -1 : hnsw_cand_less(y, x) ? 1 : 0;
 }
 
-/* Pools of up to SORT_INSERTION_MAX candidates are sorted by insertion:
- * they are a list of 2m + 1 or a beam of ef_construct, often nearly in
- * order already, where qsort's calls through cmp_cand cost more. */
+/* Pools of up to SORT_INSERTION_MAX candidates are sorted by insertion.
+ * Such a pool is a list of 2m + 1 or a beam of ef_construct, often nearly
+ * sorted already, and there qsort's calls through cmp_cand cost more. */
 #define SORT_INSERTION_MAX 256
 
 void hnsw_sort_pool(hnsw_scratch *s, size_t n) {
@@ -358,8 +358,8 @@ static bool link_node(strata_hnsw *h, hnsw_scratch *s, uint32_t x,
 
   /* During a bulk build the beam walks the build's codes, and the float
    * distances of what it found decide the links.  Inserts never walk
-   * h->quant: its bounds were trained on earlier vectors, and new ones
-   * far outside them would all get the same clamped codes. */
+   * h->quant, because its bounds were trained on earlier vectors, and new
+   * ones far outside them would all get the same clamped codes. */
   const strata_quant *codes = h->build_quant;
   if (codes && !hnsw_begin_quantized(codes, s, q))
     return false;
@@ -615,28 +615,16 @@ static void *build_worker(void *arg) {
 
 /* The codes must rank candidates as the vectors do.  One pair of bounds
  * for every dimension fails on data where a few dimensions or vectors
- * are far larger than the rest: the other components then share one or
- * two codes, and a beam walking them finds poor candidates.  So before
- * a build uses the codes, CHECK_QUERIES sampled vectors of the batch
- * rank CHECK_CANDIDATES others both ways, and the codes' best
- * 2 * CHECK_TOP must hold at least CHECK_MIN_SHARE of the vectors' best
- * CHECK_TOP on average. */
+ * are far larger than the rest, because the other components then share
+ * one or two codes and a beam walking them finds poor candidates.  So
+ * before a build uses the codes, CHECK_QUERIES sampled vectors of the
+ * batch rank CHECK_CANDIDATES others both ways.  On average the codes'
+ * best 2 * CHECK_TOP must contain CHECK_MIN_SHARE of the vectors' best
+ * CHECK_TOP. */
 #define CHECK_QUERIES 32
 #define CHECK_CANDIDATES 512
 #define CHECK_TOP 10
 #define CHECK_MIN_SHARE 0.95
-
-/* Distance of two encoded vectors, smaller nearer, as the build's beam
- * would see it. */
-static float code_distance(const strata_quant *q, const uint8_t *a,
-                           uint32_t sum_a, const uint8_t *b, uint32_t sum_b) {
-  if (q->metric == STRATA_METRIC_L2)
-    return (float)q->kern->l2sq(a, b, q->span);
-  float dot = (float)q->dim * q->lo * q->lo +
-              q->lo * q->step * ((float)sum_a + (float)sum_b) +
-              q->step * q->step * (float)q->kern->dot(a, b, q->span);
-  return -dot;
-}
 
 static int cmp_float_asc(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
@@ -676,13 +664,13 @@ static bool codes_rank_well(strata_hnsw *h, const strata_quant *q,
   float *exact = malloc(2 * n_cand * sizeof *exact);
   float *tmp = malloc(n_cand * sizeof *tmp);
   bool ok = codes && sums && rows && exact && tmp;
-  /* Evenly spaced picks; the queries sit between the candidates. */
+  /* Picks are evenly spaced, and the queries sit between candidates. */
   for (size_t i = 0; ok && i < total; i++) {
     size_t at = i < n_cand ? i * n / n_cand
                            : (i - n_cand) * n / n_query + n / (2 * n_cand);
     uint32_t slot = slots[at < n ? at : n - 1];
     if (slot >= h->store->n_slots || !strata_vs_is_live(h->store, slot)) {
-      ok = false; /* no codes: the slot's insert returns EINVAL */
+      ok = false; /* its insert will return STRATA_HNSW_EINVAL */
       break;
     }
     rows[i] = hnsw_vector(h, slot);
@@ -693,8 +681,11 @@ static bool codes_rank_well(strata_hnsw *h, const strata_quant *q,
     float *coded = exact + n_cand;
     for (size_t c = 0; c < n_cand; c++) {
       exact[c] = hnsw_distance(h, rows[qi], rows[c]);
-      coded[c] = code_distance(q, codes + qi * q->stride, sums[qi],
-                               codes + c * q->stride, sums[c]);
+      /* Smaller is nearer, as in the beam: dot products are negated. */
+      float d = strata_quant_distance_codes(q, codes + qi * q->stride,
+                                            sums[qi], codes + c * q->stride,
+                                            sums[c]);
+      coded[c] = h->negate ? -d : d;
     }
     float exact_cut = rank_value(exact, tmp, n_cand, CHECK_TOP - 1);
     /* A sorted copy of the code distances gives each candidate's rank. */
@@ -705,8 +696,8 @@ static bool codes_rank_well(strata_hnsw *h, const strata_quant *q,
       if (exact[c] > exact_cut)
         continue;
       want++;
-      /* Ties count against the codes: a candidate is kept only if every
-       * candidate coded as near as it still fits in the best 2 * top. */
+      /* Ties count against the codes.  A candidate counts as kept only
+       * if every candidate coded as near as it fits in the best 2 * top. */
       kept += count_at_most(tmp, n_cand, coded[c]) <= 2 * CHECK_TOP;
     }
     share += want ? (double)kept / (double)want : 1.0;

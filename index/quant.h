@@ -14,12 +14,12 @@
  * bytes: the dim codes, then zero codes up to a multiple of 64, so that
  * SIMD loops run on whole rows.  Zero padding adds nothing to the
  * integer sums below.  The dot product estimate also needs the sum of a
- * row's codes; for STRATA_METRIC_DOT it is kept inside the row, at byte
- * `sum_at`, so that a distance reads one contiguous row and nothing
- * else.  It sits in the last 4 bytes of the padding when the padding has
- * room (the query's padding is zero there, so the kernel's dot product
- * is unchanged) and in a 64-byte tail after the span otherwise.  A row
- * is `stride` bytes.
+ * row's codes.  For STRATA_METRIC_DOT that sum is kept inside the row, at
+ * byte `sum_at`, so a distance reads one contiguous row.  It takes the
+ * last 4 bytes of the padding when the padding has room, because the
+ * query's padding is zero there and the kernel's dot product stays the
+ * same.  Otherwise it takes a 64-byte tail after the span.  A row is
+ * `stride` bytes.
  *
  * Distances between two codes a and b of one quantizer:
  *   squared L2  ~ step^2 * sum (a_i - b_i)^2
@@ -105,20 +105,31 @@ static inline const uint8_t *strata_quant_codes(const strata_quant *q,
 }
 
 /* Estimates the squared L2 distance (STRATA_METRIC_L2) or the dot product
- * (STRATA_METRIC_DOT), as the quantizer was created for, between an
+ * (STRATA_METRIC_DOT), as the quantizer was created for, between two
+ * encoded vectors and the sums of their codes. */
+static inline float strata_quant_distance_codes(const strata_quant *q,
+                                                const uint8_t *a,
+                                                uint32_t sum_a,
+                                                const uint8_t *b,
+                                                uint32_t sum_b) {
+  if (q->metric == STRATA_METRIC_L2)
+    return q->step * q->step * (float)q->kern->l2sq(a, b, q->span);
+  float sums = (float)sum_a + (float)sum_b;
+  return (float)q->dim * q->lo * q->lo + q->lo * q->step * sums +
+         q->step * q->step * (float)q->kern->dot(a, b, q->span);
+}
+
+/* Estimates the distance, as strata_quant_distance_codes does, between an
  * encoded query and an encoded slot. */
 static inline float strata_quant_distance(const strata_quant *q,
                                           const uint8_t *query,
                                           uint32_t query_sum,
                                           uint32_t slot) {
   const uint8_t *codes = strata_quant_codes(q, slot);
-  if (q->metric == STRATA_METRIC_L2)
-    return q->step * q->step * (float)q->kern->l2sq(query, codes, q->span);
-  uint32_t row_sum;
-  memcpy(&row_sum, codes + q->sum_at, sizeof row_sum);
-  float sums = (float)query_sum + (float)row_sum;
-  return (float)q->dim * q->lo * q->lo + q->lo * q->step * sums +
-         q->step * q->step * (float)q->kern->dot(query, codes, q->span);
+  uint32_t row_sum = 0;
+  if (q->metric == STRATA_METRIC_DOT)
+    memcpy(&row_sum, codes + q->sum_at, sizeof row_sum);
+  return strata_quant_distance_codes(q, query, query_sum, codes, row_sum);
 }
 
 /* Heap bytes owned by the quantizer. */

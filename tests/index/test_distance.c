@@ -12,21 +12,9 @@
 #include <string.h>
 
 #include "distance.h"
+#include "index_check.h"
 
 #define MAX_DIM 1100
-
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__,       \
-              #cond);                                                         \
-      fprintf(stderr, __VA_ARGS__);                                           \
-      fputc('\n', stderr);                                                    \
-      failures++;                                                             \
-    }                                                                         \
-  } while (0)
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 

@@ -13,20 +13,8 @@
 
 #include "distance.h"
 #include "flat.h"
+#include "index_check.h"
 #include "vector_store.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__,       \
-              #cond);                                                         \
-      fprintf(stderr, __VA_ARGS__);                                           \
-      fputc('\n', stderr);                                                    \
-      failures++;                                                             \
-    }                                                                         \
-  } while (0)
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 

@@ -10,20 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index_check.h"
 #include "vector_store.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__,       \
-              #cond);                                                         \
-      fprintf(stderr, __VA_ARGS__);                                           \
-      fputc('\n', stderr);                                                    \
-      failures++;                                                             \
-    }                                                                         \
-  } while (0)
 
 #define DIM 6
 

@@ -5,8 +5,8 @@
  * strata_vs_add_at far beyond the high-water mark and strata_vs_grow_to.
  * The file is unnamed, so the directory stays empty.  A missing directory
  * or a path that is not a directory fails at init with a message naming
- * it, and a file that cannot grow (RLIMIT_FSIZE simulates a full
- * disk) fails add and reserve with a message instead of a SIGBUS.
+ * it.  A file that cannot grow fails add and reserve with a message
+ * instead of a SIGBUS; RLIMIT_FSIZE stands in for a full disk.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,20 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index_check.h"
 #include "vector_store.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__,       \
-              #cond);                                                         \
-      fprintf(stderr, __VA_ARGS__);                                           \
-      fputc('\n', stderr);                                                    \
-      failures++;                                                             \
-    }                                                                         \
-  } while (0)
 
 #define DIM 6
 
