@@ -136,9 +136,10 @@ void strata_collection_free(strata_collection *c);
 void strata_collection_remove_dir(const strata_collection *c);
 /* Index of the space called `name` ("" when NULL), or -1. */
 int strata_collection_space(const strata_collection *c, const char *name);
-/* Reserves memory, and file space for on_disk vectors, so that `n`
- * upserts and deletes cannot fail.  Errors: STRATA_ERR_NO_MEMORY,
- * STRATA_ERR_IO (an on_disk file cannot grow). */
+/* Reserves memory, and file space for on_disk vectors, so that the
+ * store and index steps of the next `n` upserts and deletes cannot run out
+ * of either.  Errors: STRATA_ERR_NO_MEMORY, STRATA_ERR_IO (an on_disk file
+ * cannot grow). */
 strata_status strata_collection_reserve(strata_collection *c, size_t n);
 /* Inserts or replaces a point.  vectors[s] is the vector of space s or
  * NULL when the point has none.  Needs a prior reserve. */

@@ -340,11 +340,10 @@ static int compare_deferred(const void *a, const void *b) {
  * unit of strata_payload_index_range_cost() (one point checked through a
  * point-to-value table, 5 to 14 ns).  CRoaring stores a 2^16 range of
  * point numbers as an array when it contains at most 4,096 points (one
- * sixteenth), else as a bitset.  Two arrays intersect by a merge,
- * about 3 ns per element; an array and a bitset by a bit test per array
- * element; two bitsets by a word AND per 64 point numbers, plus
- * extracting the result as an array when it is sparse (about 3 ns per
- * result point).  Estimates from timing CRoaring 0.2.66 (Debian build)
+ * sixteenth), else as a bitset.  Two arrays intersect by a merge, about
+ * 3 ns per element.  An array and a bitset take a bit test per array
+ * element.  Two bitsets take a word AND per 64 point numbers, plus about
+ * 3 ns per result point to extract a sparse result as an array.  Estimates from timing CRoaring 0.2.66 (Debian build)
  * on random bitmaps of 340,479 point numbers. */
 static uint64_t and_cost(uint64_t a, uint64_t b, uint64_t universe) {
   int dense_a = a * 16 > universe, dense_b = b * 16 > universe;

@@ -125,7 +125,7 @@ typedef struct hnsw_scratch {
   size_t queue_cap;
 
   /* Quantized search: the codes walked, the encoded query and the sum
-   * of its codes; qcode is NULL when distances use the float vectors. */
+   * of its codes.  qcode is NULL when distances use the float vectors. */
   const strata_quant *quant;
   const uint8_t *qcode;
   uint32_t qcode_sum;
@@ -187,8 +187,8 @@ struct strata_hnsw {
    * updates; NULL when the index is not quantized.  Read atomically. */
   strata_quant *quant;
   /* Temporary codes that inserts walk during a large bulk build
-   * (hnsw_build.c); set and cleared under the exclusive writers lock,
-   * NULL otherwise. */
+   * (hnsw_build.c), else NULL.  Set and cleared under the exclusive
+   * writers lock. */
   strata_quant *build_quant;
 
   size_t n_present, n_removed; /* atomic */

@@ -153,8 +153,9 @@ static void *map_chunk(strata_vector_store *vs, size_t chunk) {
   off_t offset = (off_t)(chunk * bytes);
   /* posix_fallocate returns the error number instead of setting errno.
    * NOTE: on copy-on-write file systems (btrfs without nodatacow) an
-   * overwrite can need new blocks, so a full disk may still raise
-   * SIGBUS there; ext4, xfs and tmpfs write into the allocated blocks. */
+   * overwrite can need new blocks, so a full disk may still raise SIGBUS
+   * there.  Only ext4 was tested.  xfs and tmpfs are expected to write
+   * into the allocated blocks as it does. */
   int err = posix_fallocate(vs->fd, offset, (off_t)bytes);
   if (err != 0) {
     set_file_error(vs,

@@ -96,9 +96,9 @@ typedef struct strata_vs_file_usage {
 int strata_vs_file_usage_get(strata_vector_store *vs,
                              strata_vs_file_usage *out);
 
-/* Writes the dirty rows of a file-mode store back to the file, then asks
- * the kernel to drop the file's pages from the page cache, so that the
- * next reads fault them in from disk.  Benchmarks use it to measure what
+/* Writes the dirty rows of a file-mode store back to the file, then
+ * advises the kernel to drop the file's pages from the page cache, so
+ * that the next reads fault them in from disk.  Benchmarks use it to measure what
  * a search reads from a cold cache.  The rows are unchanged.  Returns 0,
  * or -1 on the heap or when msync, madvise or posix_fadvise fails.  The
  * kernel may keep some pages (posix_fadvise is advice). */

@@ -3,14 +3,17 @@
  * under <data dir>/collections/c<id>.  Two collections get the same
  * points and the same writes, one on the heap and one on disk.  Every
  * search (graph on int8 codes, graph on floats, exact) must return the
- * same ids and scores from both, before and after a reopen.  Also checked:
- * the setting is reported and survives a reopen, dropping the collection
- * removes its directory, a catalogue entry
- * without the key (written before on_disk existed) opens as on_disk 0, a
- * malformed key is reported as corruption, a directory that cannot be
- * created fails the create or the open with STRATA_ERR_IO and stores
- * nothing, and a file that cannot grow fails the upsert with
- * STRATA_ERR_IO and stores nothing.
+ * same ids and scores from both, before and after a reopen.
+ *
+ * Also checked:
+ * - the setting is reported and survives a reopen;
+ * - dropping the collection removes its directory;
+ * - a catalogue entry without the key, as written before on_disk
+ *   existed, opens as on_disk 0, and a malformed key is corruption;
+ * - a directory that cannot be created fails the create or the open
+ *   with STRATA_ERR_IO and stores nothing;
+ * - a file that cannot grow fails the upsert with STRATA_ERR_IO and
+ *   stores nothing.
  */
 #define _GNU_SOURCE /* asprintf */
 #include <errno.h>
