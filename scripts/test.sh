@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Strata twice and runs the whole test suite under ctest in both:
 #   build/release  optimised, warnings as errors, benchmarks compiled
+#                  (their short runs are tests too)
 #   build/asan     AddressSanitizer + UndefinedBehaviorSanitizer
 # Installs missing Debian packages first (scripts/install-deps.sh).
 # Usage: scripts/test.sh [release|asan]   (default: both)
@@ -16,7 +17,8 @@ fi
 
 for variant in "$@"; do
   case $variant in
-    release) flags=(-DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=ON) ;;
+    release) flags=(-DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=ON
+                    -DSTRATA_GRPC_BENCH=ON) ;;
     asan) flags=(-DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON) ;;
     *) echo "test.sh: unknown variant '$variant'; use release or asan" >&2
        exit 2 ;;

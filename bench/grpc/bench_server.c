@@ -6,7 +6,9 @@
  * in-process rows on request, because only one process can open the
  * database, and so in-process and gRPC rows can alternate in one run.
  */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <dirent.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +103,8 @@ static void serve_until_closed(const char *db_dir, int threads,
 }
 
 server_process bench_fork_server(const char *db_dir, int threads,
-                                 const matrix *queries) {
+                                 const matrix *queries,
+                                 const cpu_set_t *server_cpus) {
   int go[2], ready[2];
   if (pipe(go) != 0 || pipe(ready) != 0) {
     perror("grpc_bench: pipe");
@@ -114,6 +117,12 @@ server_process bench_fork_server(const char *db_dir, int threads,
     exit(1);
   }
   if (pid == 0) {
+    /* The child has one thread now; the threads it starts inherit. */
+    if (server_cpus != NULL &&
+        sched_setaffinity(0, sizeof *server_cpus, server_cpus) != 0) {
+      perror("grpc_bench server: sched_setaffinity");
+      _exit(1);
+    }
     close(go[1]);
     close(ready[0]);
     serve_until_closed(db_dir, threads, queries, go[0], ready[1]);
@@ -156,6 +165,43 @@ void bench_stop_server(server_process *p) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     fprintf(stderr, "grpc_bench: the server process failed (status %d)\n",
             status);
+}
+
+int bench_split_cpus(int server_count, cpu_set_t *server, cpu_set_t *client) {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+    return -1;
+  CPU_ZERO(server);
+  CPU_ZERO(client);
+  int n_server = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (!CPU_ISSET(cpu, &allowed))
+      continue;
+    if (n_server < server_count) {
+      CPU_SET(cpu, server);
+      n_server++;
+    } else {
+      CPU_SET(cpu, client);
+    }
+  }
+  return n_server == server_count && CPU_COUNT(client) > 0 ? 0 : -1;
+}
+
+int bench_pin_process(const cpu_set_t *cpus) {
+  DIR *dir = opendir("/proc/self/task");
+  if (dir == NULL)
+    return -1;
+  int failed = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) {
+    if (entry->d_name[0] == '.')
+      continue;
+    pid_t tid = (pid_t)strtol(entry->d_name, NULL, 10);
+    if (sched_setaffinity(tid, sizeof *cpus, cpus) != 0)
+      failed = 1;
+  }
+  closedir(dir);
+  return failed ? -1 : 0;
 }
 
 void bench_process_cpu(pid_t pid, const char *name, double *all,

@@ -4,6 +4,7 @@
 #ifndef GRPC_BENCH_SERVER_H
 #define GRPC_BENCH_SERVER_H
 
+#include <sched.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -18,9 +19,20 @@ typedef struct server_process {
 /* Forks the server process, which waits until bench_start_server().
  * Call it while this process has no threads yet: the engine and gRPC
  * start threads, and a child forked later would lack them.  The child
- * keeps its copy of `queries` for bench_server_run_local(). */
+ * keeps its copy of `queries` for bench_server_run_local().  With
+ * `server_cpus` not NULL, the child and every thread it starts run only
+ * on those CPUs. */
 server_process bench_fork_server(const char *db_dir, int threads,
-                                 const matrix *queries);
+                                 const matrix *queries,
+                                 const cpu_set_t *server_cpus);
+
+/* Splits the CPUs this process may run on: the first `server_count` go
+ * to *server, the others to *client.  Returns 0, or -1 when no CPU would
+ * be left for the client. */
+int bench_split_cpus(int server_count, cpu_set_t *server, cpu_set_t *client);
+
+/* Restricts every thread of this process to `cpus`.  Returns 0 or -1. */
+int bench_pin_process(const cpu_set_t *cpus);
 
 /* Lets the server open the database, which this process must have
  * closed; returns the server's port.  Exits when the server fails. */

@@ -89,6 +89,7 @@ typedef struct options {
   int connection_counts[MAX_LIST];
   int n_connection_counts;
   int default_channel_args; /* client channels with gRPC's defaults */
+  int pin; /* server and client on separate CPUs */
   const char *scratch;
   const char *data;    /* NULL: a scratch directory, removed at the end */
   const char *base;    /* fvecs file of the points, or NULL for random */
@@ -272,14 +273,16 @@ static void print_summary(const options *o, uint32_t ef,
       column = e;
 
   for (int i = 0; i < o->n_connection_counts; i++) {
-    double qps_ratio[MAX_ROUNDS], cpu_ratio[MAX_ROUNDS];
+    double qps_ratio[MAX_ROUNDS], cpu_ratio[MAX_ROUNDS],
+        server_ratio[MAX_ROUNDS];
     int single = o->connection_counts[i] == 1;
     int threads = single ? 1 : o->server_threads;
     printf("\nef %u, gRPC at %d connection%s against in-process on %d "
            "thread%s:\n\n"
            "| round | in-process QPS | gRPC QPS | QPS ratio | in-process "
-           "CPU us/op | gRPC CPU us/op | CPU ratio |\n"
-           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+           "CPU us/op | gRPC CPU us/op (server) | CPU ratio | server CPU "
+           "ratio |\n"
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
            ef, o->connection_counts[i],
            o->connection_counts[i] > 1 ? "s" : "", threads,
            threads > 1 ? "s" : "");
@@ -288,12 +291,16 @@ static void print_summary(const options *o, uint32_t ef,
       const row_result *local = single ? &rr->local_one : &rr->local_all;
       qps_ratio[r] = rr->grpc[i].qps / local->qps;
       cpu_ratio[r] = local->cpu_us_per_op / rr->grpc[i].cpu_us_per_op;
-      printf("| %d | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n", r + 1,
-             local->qps, rr->grpc[i].qps, qps_ratio[r], local->cpu_us_per_op,
-             rr->grpc[i].cpu_us_per_op, cpu_ratio[r]);
+      server_ratio[r] = local->cpu_us_per_op / rr->grpc[i].server_us_per_op;
+      printf("| %d | %.0f | %.0f | %.2f | %.0f | %.0f (%.0f) | %.2f | %.2f "
+             "|\n",
+             r + 1, local->qps, rr->grpc[i].qps, qps_ratio[r],
+             local->cpu_us_per_op, rr->grpc[i].cpu_us_per_op,
+             rr->grpc[i].server_us_per_op, cpu_ratio[r], server_ratio[r]);
     }
-    printf("| median | | | %.2f | | | %.2f |\n",
-           median(qps_ratio, o->rounds), median(cpu_ratio, o->rounds));
+    printf("| median | | | %.2f | | | %.2f | %.2f |\n",
+           median(qps_ratio, o->rounds), median(cpu_ratio, o->rounds),
+           median(server_ratio, o->rounds));
   }
 
   for (int i = 0; i < o->n_connection_counts; i++) {
@@ -358,6 +365,11 @@ static const char usage[] =
     "  --default-channel-args  open client channels with gRPC's default\n"
     "                       arguments, keeping retries, BDP probing and the\n"
     "                       full filter stack (default: all three off)\n"
+    "  --pin                run the server process on the first N CPUs\n"
+    "                       (N = --server-threads) and the client on the\n"
+    "                       others, so that the load generator takes no CPU\n"
+    "                       time from the server or the in-process rows;\n"
+    "                       needs more CPUs than server threads\n"
     "  --scratch DIR        parent of the scratch database (default /tmp)\n";
 
 /* Parses a comma-separated list of positive integers, each at most
@@ -395,6 +407,7 @@ static void parse_options(int argc, char **argv, options *o) {
       {"client-threads", required_argument, NULL, 'C'},
       {"connections", required_argument, NULL, 'c'},
       {"default-channel-args", no_argument, NULL, 'A'},
+      {"pin", no_argument, NULL, 'P'},
       {"scratch", required_argument, NULL, 't'},
       {"data", required_argument, NULL, 'D'},
       {"base", required_argument, NULL, 'b'},
@@ -465,6 +478,9 @@ static void parse_options(int argc, char **argv, options *o) {
       break;
     case 'A':
       o->default_channel_args = 1;
+      break;
+    case 'P':
+      o->pin = 1;
       break;
     case 't':
       o->scratch = optarg;
@@ -539,6 +555,16 @@ static void print_header(const options *o, const matrix *points,
          load_average());
 }
 
+/* Writes the CPUs of `set` as a comma-separated list. */
+static void cpu_list(const cpu_set_t *set, char *out, size_t size) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (int cpu = 0; cpu < CPU_SETSIZE && used < size; cpu++)
+    if (CPU_ISSET(cpu, set))
+      used += (size_t)snprintf(out + used, size - used, "%s%d",
+                               used > 0 ? "," : "", cpu);
+}
+
 /* Adds `ef` to the list unless it is there or the list is full. */
 static void add_ef(options *o, uint32_t ef) {
   for (int i = 0; i < o->n_efs; i++)
@@ -551,6 +577,15 @@ static void add_ef(options *o, uint32_t ef) {
 int main(int argc, char **argv) {
   options o;
   parse_options(argc, argv, &o);
+  cpu_set_t server_cpus, client_cpus;
+  if (o.pin &&
+      bench_split_cpus(o.server_threads, &server_cpus, &client_cpus) != 0) {
+    fprintf(stderr,
+            "grpc_bench: --pin needs more CPUs than the %d server threads, "
+            "and this process may run on %d; lower --server-threads\n",
+            o.server_threads, CPU_COUNT(&server_cpus) + CPU_COUNT(&client_cpus));
+    return 2;
+  }
 
   char dir[4096], db_dir[4200], truth_path[4300];
   if (o.data != NULL) {
@@ -575,8 +610,8 @@ int main(int argc, char **argv) {
 
   /* Fork before any thread exists: the engine and gRPC start threads,
    * and a child forked later would lack them. */
-  server_process server = bench_fork_server(db_dir, o.server_threads,
-                                            &queries);
+  server_process server = bench_fork_server(
+      db_dir, o.server_threads, &queries, o.pin ? &server_cpus : NULL);
 
   matrix points = make_points(&o);
   if (queries.dim != points.dim) {
@@ -643,6 +678,22 @@ int main(int argc, char **argv) {
       failed = 1;
     }
 
+  /* Pinned only now, so that building the collection and the exact
+   * results above could use every CPU. */
+  if (o.pin) {
+    if (bench_pin_process(&client_cpus) != 0) {
+      perror("grpc_bench: sched_setaffinity");
+      return 1;
+    }
+    char server_list[256], client_list[256];
+    cpu_list(&server_cpus, server_list, sizeof server_list);
+    cpu_list(&client_cpus, client_list, sizeof client_list);
+    printf("Pinned: the server process (gRPC and in-process rows) on CPU%s "
+           "%s, the client process on CPU%s %s.\n\n",
+           CPU_COUNT(&server_cpus) > 1 ? "s" : "", server_list,
+           CPU_COUNT(&client_cpus) > 1 ? "s" : "", client_list);
+  }
+
   static round_result rounds[MAX_ROUNDS][MAX_LIST];
   print_table_header();
   for (int r = 0; r < o.rounds; r++) {
@@ -681,10 +732,13 @@ int main(int argc, char **argv) {
          "searching threads (in-process rows) or the client process (gRPC "
          "rows), and by the server process, whose worker threads are in "
          "brackets.  CPU us/op: CPU time of both processes per search or "
-         "call, split in brackets into the client's and the server's.  QPS ratio: gRPC QPS over in-process QPS; CPU ratio: "
-         "in-process CPU us/op over gRPC CPU us/op, an estimate of the QPS "
-         "ratio on a machine with no other load, where both sides would be "
-         "limited by CPU time.  load: the 1-minute load "
+         "call, split in brackets into the client's and the server's.  "
+         "QPS ratio: gRPC QPS over in-process QPS.  CPU ratio: in-process "
+         "CPU us/op over gRPC CPU us/op (client and server), an estimate "
+         "of the QPS ratio when client and server share the CPUs and "
+         "nothing else runs.  Server CPU ratio: the same over the "
+         "server's CPU us/op alone, an estimate of the QPS ratio when the "
+         "client has CPUs of its own (--pin).  load: the 1-minute load "
          "average after the row.\n");
 
   for (int e = 0; e < o.n_efs; e++)
