@@ -7,17 +7,30 @@
 #     of 784 pixels, Euclid distance, queried with test-set images.
 #   - 778 SAP Fiori documentation chunks with all-MiniLM-L6-v2 embeddings
 #     (tests/data/fiori-docs), Cosine distance, payloads with their text.
-# The data directory is $STRATA_DATA, else ./strata-data.  Importing is
-# skipped for a collection that already exists, so running it again only
-# searches and serves.
+# The data directory is $STRATA_DATA, else strata-data in the checkout.
+# Importing is skipped for a collection that already exists, so running
+# it again only searches and serves.
 #
-# usage: scripts/demo.sh [--no-serve]
+# usage: scripts/demo.sh [--no-serve] [--port N]
 #   --no-serve   stop after the searches instead of starting the server
+#   --port N     serve on 127.0.0.1 port N (default $STRATA_PORT, else 6334)
 set -euo pipefail
 serve=1
-for arg in "$@"; do
+port=${STRATA_PORT:-6334}
+while [[ $# -gt 0 ]]; do
+  arg=$1
+  shift
   case $arg in
     --no-serve) serve=0 ;;
+    --port)
+      value=${1-}
+      if [[ ! $value =~ ^[0-9]{1,5}$ ]] || ((10#$value < 1 || 10#$value > 65535)); then
+        echo "demo.sh: --port '$value' is not a port from 1 to 65535" >&2
+        exit 2
+      fi
+      port=$((10#$value))
+      shift
+      ;;
     -h | --help)
       sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
       exit 0
@@ -79,9 +92,9 @@ if [[ $serve -eq 0 ]]; then
   exit 0
 fi
 echo
-echo "== serving $STRATA_DATA over gRPC (Qdrant's API) on 127.0.0.1:6334;"
+echo "== serving $STRATA_DATA over gRPC (Qdrant's API) on 127.0.0.1:$port;"
 echo "   Ctrl-C stops it.  Query it from another terminal with:"
 # Debian's python3-grpcio is installed for /usr/bin/python3, which may
 # not be the first python3 on PATH.
-echo "   /usr/bin/python3 $root/scripts/query_demo.py"
-exec "$strata" serve --data "$STRATA_DATA" --host 127.0.0.1 --port 6334
+echo "   /usr/bin/python3 $root/scripts/query_demo.py --address 127.0.0.1:$port"
+exec "$strata" serve --data "$STRATA_DATA" --host 127.0.0.1 --port "$port"

@@ -153,7 +153,12 @@ int cmd_serve(int argc, char **argv) {
   strata_server *server = NULL;
   if (strata_server_start(db, &server_config, &server, error, sizeof error) !=
       STRATA_OK) {
-    strata_server_log("error: cannot start the server: %s", error);
+    /* The library's message names the address; the flags are ours. */
+    strata_server_log("error: cannot start the server: %s%s", error,
+                      strstr(error, "cannot listen on") != NULL
+                          ? "; choose another address with --host and "
+                            "--port (or STRATA_HOST and STRATA_PORT)"
+                          : "");
     strata_close(db);
     strata_server_settings_free(&settings);
     return CLI_EXIT_FAILURE;

@@ -119,6 +119,8 @@ class BusyPortTest(unittest.TestCase):
             expected = ("cannot listen on 127.0.0.1:%d: Address already in "
                         "use" % first.port)
             self.assertIn(expected, lines[0])
+            self.assertIn("choose another address with --host and --port",
+                          lines[0])
             self.assertEqual(len(lines), 1, proc.stderr)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
