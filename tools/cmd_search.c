@@ -236,9 +236,10 @@ static int search_literal(const search_state *state, const char *text) {
       end++;
     if (end == p || (*end != ',' && *end != '\0') || !isfinite(value)) {
       free(values);
-      return cli_usage("search", "--vector \"%s\" is invalid at component "
-                       "%zu: expected finite numbers separated by commas",
-                       text, n);
+      return cli_usage("search", "--vector \"%s\" is invalid at number "
+                       "%zu (counting from 1): expected finite numbers "
+                       "separated by commas",
+                       text, n + 1);
     }
     values[n++] = value;
     if (*end == '\0')

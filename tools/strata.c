@@ -243,10 +243,19 @@ strata_db *cli_open_db(const cli_args *args, int writable) {
   strata_open_options options = {writable, !writable};
   strata_db *db = NULL;
 
-  if (strata_open(args->data_dir, &options, &db) != STRATA_OK) {
+  strata_status st = strata_open(args->data_dir, &options, &db);
+  if (st != STRATA_OK) {
     char what[600];
     snprintf(what, sizeof what, "cannot open database %s", args->data_dir);
-    cli_fail(what, "%s", strata_last_error());
+    /* Reading commands never create a database, so the library's advice
+     * (open it for writing) is replaced by the commands that do. */
+    if (st == STRATA_ERR_NOT_FOUND && !writable)
+      cli_fail(what,
+               "it does not exist or holds no Strata database; make one "
+               "with 'strata create' or 'strata import --create', or pass "
+               "--data DIR");
+    else
+      cli_fail(what, "%s", strata_last_error());
     return NULL;
   }
   return db;

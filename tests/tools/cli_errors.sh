@@ -11,6 +11,7 @@ head -c 75 "$WORK/base.fvecs" >"$WORK/truncated.fvecs"
 
 # No database yet: readers do not create one.
 run_fails 1 "cannot open database $STRATA_DATA" info
+run_fails 1 "make one with 'strata create' or 'strata import --create'" info
 [ ! -e "$STRATA_DATA" ] || fail "info created the data directory"
 
 run create c --dim 4 --distance Euclid
@@ -100,7 +101,7 @@ run_fails 2 'option "--limit" needs a value' search c --vector 1,2,3,4 --limit
 run_fails 2 "--limit 0 is invalid" search c --vector 1,2,3,4 --limit 0
 run_fails 2 "give exactly one of --vector, --queries and --like" search c
 run_fails 2 "give exactly one of" search c --vector 1,2,3,4 --like 1
-run_fails 2 "invalid at component 2" search c --vector 1,2,x,4
+run_fails 2 "invalid at number 3 (counting from 1)" search c --vector 1,2,x,4
 run_fails 2 "--truth applies only with --queries" \
   search c --vector 1,2,3,4 --truth "$WORK/base.fvecs"
 run_fails 2 "--quiet applies only with --truth" search c --vector 1,2,3,4 --quiet
