@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <dirent.h>
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,10 +170,10 @@ void bench_stop_server(server_process *p) {
 
 int bench_split_cpus(int server_count, cpu_set_t *server, cpu_set_t *client) {
   cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-    return -1;
   CPU_ZERO(server);
   CPU_ZERO(client);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+    return -1;
   int n_server = 0;
   for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
     if (!CPU_ISSET(cpu, &allowed))
@@ -197,11 +198,44 @@ int bench_pin_process(const cpu_set_t *cpus) {
     if (entry->d_name[0] == '.')
       continue;
     pid_t tid = (pid_t)strtol(entry->d_name, NULL, 10);
-    if (sched_setaffinity(tid, sizeof *cpus, cpus) != 0)
+    /* ESRCH: the thread has exited since the directory was read. */
+    if (sched_setaffinity(tid, sizeof *cpus, cpus) != 0 && errno != ESRCH)
       failed = 1;
   }
   closedir(dir);
   return failed ? -1 : 0;
+}
+
+int bench_check_pinned(pid_t pid, const cpu_set_t *cpus, const char *who) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *dir = opendir(path);
+  if (dir == NULL) {
+    fprintf(stderr, "grpc_bench: cannot list the threads of the %s: %s\n",
+            who, strerror(errno));
+    return 1;
+  }
+  int wrong = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) {
+    if (entry->d_name[0] == '.')
+      continue;
+    pid_t tid = (pid_t)strtol(entry->d_name, NULL, 10);
+    cpu_set_t actual;
+    if (sched_getaffinity(tid, sizeof actual, &actual) != 0) {
+      if (errno == ESRCH)
+        continue;
+      fprintf(stderr, "grpc_bench: cannot read the CPUs of %s thread %d: %s\n",
+              who, (int)tid, strerror(errno));
+      wrong++;
+    } else if (!CPU_EQUAL(&actual, cpus)) {
+      fprintf(stderr, "grpc_bench: %s thread %d may run on other CPUs than "
+              "--pin gave it\n", who, (int)tid);
+      wrong++;
+    }
+  }
+  closedir(dir);
+  return wrong;
 }
 
 void bench_process_cpu(pid_t pid, const char *name, double *all,

@@ -34,6 +34,11 @@ int bench_split_cpus(int server_count, cpu_set_t *server, cpu_set_t *client);
 /* Restricts every thread of this process to `cpus`.  Returns 0 or -1. */
 int bench_pin_process(const cpu_set_t *cpus);
 
+/* Checks that every thread of process `pid` may run only on `cpus`.
+ * Prints each thread that may not, naming the process as `who`, and
+ * returns how many there were. */
+int bench_check_pinned(pid_t pid, const cpu_set_t *cpus, const char *who);
+
 /* Lets the server open the database, which this process must have
  * closed; returns the server's port.  Exits when the server fails. */
 int bench_start_server(const server_process *server);

@@ -59,6 +59,9 @@
 #include "strata.h"
 
 #define MAX_CONNECTIONS 256
+/* Exit status when --pin cannot split the CPUs; ctest counts it as a
+ * skipped test (SKIP_RETURN_CODE). */
+#define PIN_IMPOSSIBLE 77
 #define MAX_LIST 8    /* entries of --connections and --ef */
 #define MAX_ROUNDS 50 /* --rounds */
 /* Beam widths tried by --target-recall, and the k limit of searches. */
@@ -369,7 +372,8 @@ static const char usage[] =
     "                       (N = --server-threads) and the client on the\n"
     "                       others, so that the load generator takes no CPU\n"
     "                       time from the server or the in-process rows;\n"
-    "                       needs more CPUs than server threads\n"
+    "                       needs more CPUs than server threads (exit\n"
+    "                       status 77 otherwise)\n"
     "  --scratch DIR        parent of the scratch database (default /tmp)\n";
 
 /* Parses a comma-separated list of positive integers, each at most
@@ -581,10 +585,11 @@ int main(int argc, char **argv) {
   if (o.pin &&
       bench_split_cpus(o.server_threads, &server_cpus, &client_cpus) != 0) {
     fprintf(stderr,
-            "grpc_bench: --pin needs more CPUs than the %d server threads, "
+            "grpc_bench: --pin needs more CPUs than the %d server thread%s, "
             "and this process may run on %d; lower --server-threads\n",
-            o.server_threads, CPU_COUNT(&server_cpus) + CPU_COUNT(&client_cpus));
-    return 2;
+            o.server_threads, o.server_threads > 1 ? "s" : "",
+            CPU_COUNT(&server_cpus) + CPU_COUNT(&client_cpus));
+    return PIN_IMPOSSIBLE;
   }
 
   char dir[4096], db_dir[4200], truth_path[4300];
@@ -613,11 +618,14 @@ int main(int argc, char **argv) {
   server_process server = bench_fork_server(
       db_dir, o.server_threads, &queries, o.pin ? &server_cpus : NULL);
 
+  int failed = 0;
   matrix points = make_points(&o);
   if (queries.dim != points.dim) {
     fprintf(stderr, "grpc_bench: queries have dimension %u, points %u\n",
             queries.dim, points.dim);
-    return 1;
+    free(points.data);
+    failed = 1;
+    goto stop;
   }
   snprintf(truth_path, sizeof truth_path, "%s/truth-k%u-q%zu.bin", dir, o.k,
            queries.rows);
@@ -651,6 +659,27 @@ int main(int argc, char **argv) {
         local_recall(db, o.k, o.efs[e], &queries, &exact, &local_once[e]);
   strata_close(db);
 
+  /* Pinned only now, so that building the collection and the exact
+   * results above could use every CPU, but before gRPC starts its
+   * threads and the gRPC rows start. */
+  if (o.pin) {
+    if (bench_pin_process(&client_cpus) != 0) {
+      perror("grpc_bench: sched_setaffinity");
+      for (int e = 0; e < o.n_efs; e++)
+        free(local_once[e].values);
+      free(exact.ids);
+      failed = 1;
+      goto stop;
+    }
+    char server_list[256], client_list[256];
+    cpu_list(&server_cpus, server_list, sizeof server_list);
+    cpu_list(&client_cpus, client_list, sizeof client_list);
+    printf("Pinned: the server process (gRPC and in-process rows) on CPU%s "
+           "%s, the client process on CPU%s %s.\n\n",
+           CPU_COUNT(&server_cpus) > 1 ? "s" : "", server_list,
+           CPU_COUNT(&client_cpus) > 1 ? "s" : "", client_list);
+  }
+
   int port = bench_start_server(&server);
   grpc_init();
   grpc_channel_credentials *creds = grpc_insecure_credentials_create();
@@ -667,7 +696,6 @@ int main(int argc, char **argv) {
   }
 
   /* Both paths run the same search, so their recall must be equal. */
-  int failed = 0;
   for (int e = 0; e < o.n_efs; e++)
     if (recall_grpc[e] < recall_local[e] - RECALL_TOLERANCE ||
         recall_grpc[e] > recall_local[e] + RECALL_TOLERANCE) {
@@ -677,22 +705,6 @@ int main(int argc, char **argv) {
               o.efs[e], o.k, recall_grpc[e], recall_local[e]);
       failed = 1;
     }
-
-  /* Pinned only now, so that building the collection and the exact
-   * results above could use every CPU. */
-  if (o.pin) {
-    if (bench_pin_process(&client_cpus) != 0) {
-      perror("grpc_bench: sched_setaffinity");
-      return 1;
-    }
-    char server_list[256], client_list[256];
-    cpu_list(&server_cpus, server_list, sizeof server_list);
-    cpu_list(&client_cpus, client_list, sizeof client_list);
-    printf("Pinned: the server process (gRPC and in-process rows) on CPU%s "
-           "%s, the client process on CPU%s %s.\n\n",
-           CPU_COUNT(&server_cpus) > 1 ? "s" : "", server_list,
-           CPU_COUNT(&client_cpus) > 1 ? "s" : "", client_list);
-  }
 
   static round_result rounds[MAX_ROUNDS][MAX_LIST];
   print_table_header();
@@ -710,6 +722,12 @@ int main(int argc, char **argv) {
         failed |= rr->grpc[i].errors > 0;
     }
   }
+
+  /* Every thread, including those gRPC and the engine started during
+   * the rows, must have stayed on its side. */
+  if (o.pin && (bench_check_pinned(getpid(), &client_cpus, "client") != 0 ||
+                bench_check_pinned(server.pid, &server_cpus, "server") != 0))
+    failed = 1;
 
   printf("\nOne pass over the %zu queries, one at a time (latency in us):\n\n"
          "| ef | path | recall@%u | p50 | p90 | p99 |\n"
@@ -743,11 +761,12 @@ int main(int argc, char **argv) {
 
   for (int e = 0; e < o.n_efs; e++)
     bench_free_requests(requests[e], queries.rows);
-  free(queries.data);
   free(exact.ids);
   grpc_channel_credentials_release(creds);
   grpc_shutdown_blocking();
+stop:
   bench_stop_server(&server);
+  free(queries.data);
 
   if (o.data == NULL && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
     fprintf(stderr, "grpc_bench: could not remove %s\n", dir);
