@@ -153,12 +153,13 @@ int cmd_serve(int argc, char **argv) {
   strata_server *server = NULL;
   if (strata_server_start(db, &server_config, &server, error, sizeof error) !=
       STRATA_OK) {
-    /* The library's message names the address; the flags are ours. */
-    strata_server_log("error: cannot start the server: %s%s", error,
-                      strstr(error, "cannot listen on") != NULL
-                          ? "; choose another address with --host and "
-                            "--port (or STRATA_HOST and STRATA_PORT)"
-                          : "");
+    /* The library's message names the address, and the flags that change
+     * it belong to this command. */
+    const char *hint = "";
+    if (strstr(error, "cannot listen on") != NULL)
+      hint = "; choose another address with --host and --port (or "
+             "STRATA_HOST and STRATA_PORT)";
+    strata_server_log("error: cannot start the server: %s%s", error, hint);
     strata_close(db);
     strata_server_settings_free(&settings);
     return CLI_EXIT_FAILURE;

@@ -118,7 +118,8 @@ server_process bench_fork_server(const char *db_dir, int threads,
     exit(1);
   }
   if (pid == 0) {
-    /* The child has one thread now; the threads it starts inherit. */
+    /* The child has one thread now, and the threads it starts inherit its
+     * CPUs. */
     if (server_cpus != NULL &&
         sched_setaffinity(0, sizeof *server_cpus, server_cpus) != 0) {
       perror("grpc_bench server: sched_setaffinity");
@@ -198,7 +199,7 @@ int bench_pin_process(const cpu_set_t *cpus) {
     if (entry->d_name[0] == '.')
       continue;
     pid_t tid = (pid_t)strtol(entry->d_name, NULL, 10);
-    /* ESRCH: the thread has exited since the directory was read. */
+    /* ESRCH means the thread exited after the directory was read. */
     if (sched_setaffinity(tid, sizeof *cpus, cpus) != 0 && errno != ESRCH)
       failed = 1;
   }
@@ -206,13 +207,15 @@ int bench_pin_process(const cpu_set_t *cpus) {
   return failed ? -1 : 0;
 }
 
-int bench_check_pinned(pid_t pid, const cpu_set_t *cpus, const char *who) {
+int bench_check_pinned(pid_t pid, const cpu_set_t *cpus, const char *role) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
   DIR *dir = opendir(path);
   if (dir == NULL) {
-    fprintf(stderr, "grpc_bench: cannot list the threads of the %s: %s\n",
-            who, strerror(errno));
+    fprintf(stderr,
+            "grpc_bench: failed to list the threads of the %s process %d: "
+            "%s\n",
+            role, (int)pid, strerror(errno));
     return 1;
   }
   int wrong = 0;
@@ -225,12 +228,16 @@ int bench_check_pinned(pid_t pid, const cpu_set_t *cpus, const char *who) {
     if (sched_getaffinity(tid, sizeof actual, &actual) != 0) {
       if (errno == ESRCH)
         continue;
-      fprintf(stderr, "grpc_bench: cannot read the CPUs of %s thread %d: %s\n",
-              who, (int)tid, strerror(errno));
+      fprintf(stderr,
+              "grpc_bench: failed to read the CPU affinity of %s thread %d: "
+              "%s\n",
+              role, (int)tid, strerror(errno));
       wrong++;
     } else if (!CPU_EQUAL(&actual, cpus)) {
-      fprintf(stderr, "grpc_bench: %s thread %d may run on other CPUs than "
-              "--pin gave it\n", who, (int)tid);
+      fprintf(stderr,
+              "grpc_bench: %s thread %d is not pinned: it may run on CPUs "
+              "outside those --pin assigned to the %s\n",
+              role, (int)tid, role);
       wrong++;
     }
   }

@@ -35,9 +35,9 @@ int bench_split_cpus(int server_count, cpu_set_t *server, cpu_set_t *client);
 int bench_pin_process(const cpu_set_t *cpus);
 
 /* Checks that every thread of process `pid` may run only on `cpus`.
- * Prints each thread that may not, naming the process as `who`, and
- * returns how many there were. */
-int bench_check_pinned(pid_t pid, const cpu_set_t *cpus, const char *who);
+ * Prints each thread that may not, naming the process by `role`
+ * ("client" or "server"), and returns how many there were. */
+int bench_check_pinned(pid_t pid, const cpu_set_t *cpus, const char *role);
 
 /* Lets the server open the database, which this process must have
  * closed; returns the server's port.  Exits when the server fails. */

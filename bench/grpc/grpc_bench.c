@@ -59,7 +59,7 @@
 #include "strata.h"
 
 #define MAX_CONNECTIONS 256
-/* Exit status when --pin cannot split the CPUs; ctest counts it as a
+/* Exit status when --pin cannot split the CPUs.  ctest counts it as a
  * skipped test (SKIP_RETURN_CODE). */
 #define PIN_IMPOSSIBLE 77
 #define MAX_LIST 8    /* entries of --connections and --ef */
@@ -92,7 +92,7 @@ typedef struct options {
   int connection_counts[MAX_LIST];
   int n_connection_counts;
   int default_channel_args; /* client channels with gRPC's defaults */
-  int pin; /* server and client on separate CPUs */
+  int pin; /* whether server and client run on separate CPUs (--pin) */
   const char *scratch;
   const char *data;    /* NULL: a scratch directory, removed at the end */
   const char *base;    /* fvecs file of the points, or NULL for random */

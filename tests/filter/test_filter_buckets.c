@@ -13,37 +13,16 @@
  */
 #include <inttypes.h>
 #include <roaring/roaring.h>
-#include <stdarg.h>
 #include <stdint.h>
 
 #include "filter.h"
 #include "filter_test.h"
+#include "filter_truth.h"
 #include "payload_index.h"
 #include "payload_index_internal.h"
 
 /* Enough entries for buckets of 512 to 8,192 entries. */
 #define N_POINTS 12000
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t next_random(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
-
-static int below(int n) { return (int)(next_random() % (uint64_t)n); }
-
-static void append(char **p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void append(char **p, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  *p += vsprintf(*p, fmt, ap);
-  va_end(ap);
-}
 
 /* An integer of the field n.  One value in eight comes from a set of 40,
  * so that runs of equal values cross bucket edges. */
@@ -141,14 +120,9 @@ static void check_buckets(const strata_payload_index *ix, const char *phase) {
  * every payload.  Returns the number of matching points. */
 static uint64_t check_range(corpus *c, int index, const char *json) {
   strata_filter *f = NULL;
-  if (strata_filter_parse_json(json, strlen(json), &f) != STRATA_OK) {
-    CHECK_MSG(0, "%s: %s", json, strata_last_error());
+  roaring_bitmap_t *truth = matching_points(c->docs, N_POINTS, json, &f);
+  if (truth == NULL)
     return 0;
-  }
-  roaring_bitmap_t *truth = roaring_bitmap_create();
-  for (uint32_t i = 0; i < N_POINTS; i++)
-    if (c->docs[i] && strata_filter_matches(f, c->docs[i], NULL))
-      roaring_bitmap_add(truth, i);
 
   roaring_bitmap_t *found = NULL;
   int exact = -1;

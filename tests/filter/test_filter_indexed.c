@@ -3,24 +3,12 @@
  * contain every matching point (and no other when it claims to be
  * exact), and the estimate's bounds must contain the true count, before
  * and after updates, deletes and prepare. */
-#include <stdarg.h>
 
 #include "filter.h"
 #include "filter_test.h"
 #include "payload_index.h"
 
 #define N_POINTS 5000
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t next_random(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
-
-static int below(int n) { return (int)(next_random() % (uint64_t)n); }
 
 /* Zipf-like: small values are much more frequent. */
 static int skewed(int n) {
@@ -53,16 +41,6 @@ static void uuid_string(char *buf, int k, int upper) {
   sprintf(buf,
           upper ? "%08X-0000-4000-8000-%012X" : "%08x-0000-4000-8000-%012x",
           0xabc00000u + (unsigned)k, (unsigned)k * 7919u);
-}
-
-static void append(char **p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void append(char **p, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  *p += vsprintf(*p, fmt, ap);
-  va_end(ap);
 }
 
 static void keyword_value(char **p) {

@@ -11,22 +11,8 @@
 #include <string.h>
 
 #include "index_check.h"
+#include "vector_rows.h"
 #include "vector_store.h"
-
-#define DIM 6
-
-/* Fills vec with values derived from `id`, so each row is recognisable. */
-static void make_row(float *vec, size_t id) {
-  for (size_t i = 0; i < DIM; i++)
-    vec[i] = (float)id + (float)i / 8.0f;
-}
-
-static int row_matches(const strata_vector_store *vs, size_t slot,
-                       size_t id) {
-  float want[DIM];
-  make_row(want, id);
-  return memcmp(strata_vs_vector(vs, slot), want, sizeof want) == 0;
-}
 
 static void test_stride_and_padding(void) {
   static const size_t dims[][2] = {{1, 4}, {4, 4}, {5, 8}, {100, 100},

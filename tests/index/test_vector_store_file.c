@@ -20,23 +20,10 @@
 #include <unistd.h>
 
 #include "index_check.h"
+#include "vector_rows.h"
 #include "vector_store.h"
 
-#define DIM 6
-
 static char tmp_dir[4096];
-
-static void make_row(float *vec, size_t id) {
-  for (size_t i = 0; i < DIM; i++)
-    vec[i] = (float)id + (float)i / 8.0f;
-}
-
-static int row_matches(const strata_vector_store *vs, size_t slot,
-                       size_t id) {
-  float want[DIM];
-  make_row(want, id);
-  return memcmp(strata_vs_vector(vs, slot), want, sizeof want) == 0;
-}
 
 /* Entries of `dir` other than "." and "..", or -1 when it cannot be
  * read. */
